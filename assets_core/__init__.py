@@ -1,0 +1,20 @@
+"""assets-core: declare data assets, know what is stale and why, materialize only that.
+
+>>> from assets_core import asset, source
+>>> orders = source("raw/orders", path="data/orders/*.csv")
+>>> @asset(key_prefix="bi")
+... def daily_revenue(orders):
+...     return len(orders)
+>>> daily_revenue.__asset_def__.key
+'bi/daily_revenue'
+"""
+
+from assets_core.definitions import AssetDef as AssetDef
+from assets_core.definitions import SourceDef as SourceDef
+from assets_core.definitions import asset as asset
+from assets_core.definitions import source as source
+from assets_core.errors import AssetsError as AssetsError
+
+__version__ = "0.1.0"
+
+__all__ = ["AssetDef", "AssetsError", "SourceDef", "__version__", "asset", "source"]

@@ -1,0 +1,424 @@
+"""Reading and writing the catalog. Every write is one short transaction."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Engine,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    insert,
+    inspect,
+    select,
+    update,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
+
+from assets_core.catalog import schema as t
+from assets_core.catalog.state import AssetState, CatalogState
+from assets_core.errors import CatalogError
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Record:
+    """The outcome of one step of a run, written in one transaction."""
+
+    run_id: str
+    key: str
+    status: str  # success | failed | skipped
+    reason: str | None = None
+    code_version: str | None = None
+    code_parts: Mapping[str, Any] | None = None
+    input_versions: Mapping[str, str] | None = None
+    data_version: str | None = None
+    value_ref: str | None = None
+    inline: bytes | None = None  # the value itself, for small values kept in the catalog
+    started_at: float | None = None
+    ended_at: float | None = None
+    rows: int | None = None
+    columns: list[tuple[str, str]] | None = None
+    error: str | None = None
+
+
+def safe_url(url: str) -> str:
+    """``url`` with any password masked, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<invalid catalog URL>"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+_UPDATE_PUBLISHED = (
+    update(t.asset_state)
+    .where(t.asset_state.c.key == bindparam("k"))
+    .values(
+        materialization_id=bindparam("materialization_id"),
+        data_version=bindparam("data_version"),
+        code_version=bindparam("code_version"),
+        code_parts=bindparam("code_parts"),
+        input_versions=bindparam("input_versions"),
+        value_ref=bindparam("value_ref"),
+        published_at=bindparam("published_at"),
+        last_status=bindparam("last_status"),
+        last_attempt_id=bindparam("last_attempt_id"),
+        last_attempt_at=bindparam("last_attempt_at"),
+    )
+)
+_UPDATE_ATTEMPT = (
+    update(t.asset_state)
+    .where(t.asset_state.c.key == bindparam("k"))
+    .values(
+        last_status=bindparam("last_status"),
+        last_attempt_id=bindparam("last_attempt_id"),
+        last_attempt_at=bindparam("last_attempt_at"),
+    )
+)
+
+
+class Catalog:
+    """A connection to the catalog database."""
+
+    def __init__(self, engine: Engine, url: str) -> None:
+        self.engine = engine
+        self.url = url
+
+    # -- opening ------------------------------------------------------------------------
+    @classmethod
+    def open(cls, url: str, *, mark_interrupted: bool = True) -> Catalog:
+        try:
+            u = make_url(url)
+        except ArgumentError as e:
+            raise CatalogError(
+                f"invalid catalog URL {safe_url(url)!r}: {e}",
+                hint="use a SQLAlchemy URL, e.g. sqlite:///.assets/catalog.db",
+            ) from None
+        kwargs: dict[str, Any] = {}
+        if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
+            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"timeout": 30}
+        try:
+            engine = create_engine(u, **kwargs)
+        except (NoSuchModuleError, ImportError) as e:
+            raise CatalogError(
+                f"cannot open catalog {safe_url(url)}: {e}",
+                hint="install the database driver, e.g. pip install 'psycopg[binary]'",
+            ) from None
+        if u.get_backend_name() == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        cat = cls(engine, url)
+        cat._ensure_schema()
+        if mark_interrupted:
+            cat.mark_interrupted()
+        return cat
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _ensure_schema(self) -> None:
+        try:
+            with self.engine.begin() as conn:
+                if not inspect(conn).has_table("meta"):
+                    t.metadata.create_all(conn)
+                    conn.execute(
+                        insert(t.meta).values(name="schema_version", value=str(t.SCHEMA_VERSION))
+                    )
+                    return
+                found = conn.execute(
+                    select(t.meta.c.value).where(t.meta.c.name == "schema_version")
+                ).scalar()
+        except OperationalError as e:
+            raise CatalogError(
+                f"cannot open catalog {safe_url(self.url)}: {e.orig}",
+                hint="check the URL in [tool.assets] catalog or ASSETS_CATALOG_URL",
+            ) from None
+        except IntegrityError:  # another process created it at the same moment
+            return
+        if found is None or int(found) != t.SCHEMA_VERSION:
+            raise CatalogError(
+                f"catalog {safe_url(self.url)} has schema version {found}, "
+                f"this assets-core needs {t.SCHEMA_VERSION}",
+                hint="upgrade assets-core, or point the project at a new catalog",
+            )
+
+    # -- reading ------------------------------------------------------------------------
+    def state(self) -> CatalogState:
+        """Everything the planner needs, in one query per table."""
+        a = t.asset_state.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    a.key,
+                    a.data_version,
+                    a.code_version,
+                    a.code_parts,
+                    a.input_versions,
+                    a.value_ref,
+                    a.published_at,
+                    a.last_status,
+                    a.last_attempt_at,
+                    a.materialization_id,
+                )
+            ).all()
+            srcs = conn.execute(select(t.source_state.c.key, t.source_state.c.version)).all()
+        return CatalogState(
+            assets={r[0]: AssetState(*r) for r in rows},
+            sources={k: v for k, v in srcs},
+        )
+
+    def blob(self, data_version: str) -> bytes | None:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(t.blobs.c.body).where(t.blobs.c.data_version == data_version)
+            ).scalar()
+
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.runs).order_by(t.runs.c.started_at.desc()).limit(limit)
+            ).mappings()
+            return [dict(r) for r in rows]
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(t.runs).where(t.runs.c.id == run_id)).mappings().first()
+            return dict(r) if r else None
+
+    def history(self, key: str, limit: int = 20) -> list[dict[str, Any]]:
+        m = t.materializations
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(m).where(m.c.key == key).order_by(m.c.id.desc()).limit(limit)
+            ).mappings()
+            return [dict(r) for r in rows]
+
+    def steps(self, run_id: str) -> list[dict[str, Any]]:
+        m = t.materializations
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(m).where(m.c.run_id == run_id).order_by(m.c.id)).mappings()
+            return [dict(r) for r in rows]
+
+    def value_refs(self) -> tuple[set[str], dict[str, list[str]]]:
+        """(refs published now, refs per key newest first) for garbage collection."""
+        m = t.materializations
+        with self.engine.connect() as conn:
+            published = {
+                r for (r,) in conn.execute(select(t.asset_state.c.value_ref)) if r is not None
+            }
+            per_key: dict[str, list[str]] = {}
+            for key, ref in conn.execute(
+                select(m.c.key, m.c.value_ref)
+                .where(m.c.status == "success")
+                .order_by(m.c.key, m.c.id.desc())
+            ):
+                if ref is not None and ref not in per_key.setdefault(key, []):
+                    per_key[key].append(ref)
+        return published, per_key
+
+    def delete_blobs(self, data_versions: Iterable[str]) -> None:
+        dvs = list(data_versions)
+        if dvs:
+            with self.engine.begin() as conn:
+                conn.execute(t.blobs.delete().where(t.blobs.c.data_version.in_(dvs)))
+
+    # -- writing ------------------------------------------------------------------------
+    def start_run(
+        self,
+        *,
+        command: str,
+        selection: str,
+        planned: int,
+        definitions: Mapping[str, Any],
+    ) -> str:
+        run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:8]
+        body = json.dumps(definitions, sort_keys=True, separators=(",", ":"))
+        from assets_core.code_version import digest
+
+        defs_hash = digest(body)
+        now = time.time()
+        with self.engine.begin() as conn:
+            exists = conn.execute(
+                select(t.definition_sets.c.hash).where(t.definition_sets.c.hash == defs_hash)
+            ).first()
+            if exists is None:
+                conn.execute(
+                    insert(t.definition_sets).values(hash=defs_hash, created_at=now, body=body)
+                )
+            conn.execute(
+                insert(t.runs).values(
+                    id=run_id,
+                    status="running",
+                    command=command,
+                    selection=selection,
+                    started_at=now,
+                    pid=os.getpid(),
+                    host=socket.gethostname(),
+                    user=_os_user(),
+                    definitions=defs_hash,
+                    planned=planned,
+                )
+            )
+        return run_id
+
+    def record(self, rec: Record) -> int:
+        """Write one step outcome; a success also publishes it (flips asset_state)."""
+        dumps = json.dumps
+        values = {
+            "run_id": rec.run_id,
+            "key": rec.key,
+            "status": rec.status,
+            "reason": rec.reason,
+            "code_version": rec.code_version,
+            "code_parts": dumps(rec.code_parts) if rec.code_parts is not None else None,
+            "input_versions": dumps(rec.input_versions) if rec.input_versions is not None else None,
+            "data_version": rec.data_version,
+            "value_ref": rec.value_ref,
+            "started_at": rec.started_at,
+            "ended_at": rec.ended_at,
+            "duration_s": (rec.ended_at - rec.started_at)
+            if rec.started_at is not None and rec.ended_at is not None
+            else None,
+            "rows": rec.rows,
+            "columns": dumps(rec.columns) if rec.columns is not None else None,
+            "error": rec.error,
+        }
+        with self.engine.begin() as conn:
+            mid = conn.execute(insert(t.materializations).values(**values)).inserted_primary_key[0]
+            if rec.status == "skipped":
+                return mid
+            if rec.inline is not None:
+                have = conn.execute(
+                    select(t.blobs.c.data_version).where(t.blobs.c.data_version == rec.data_version)
+                ).first()
+                if have is None:
+                    conn.execute(
+                        insert(t.blobs).values(data_version=rec.data_version, body=rec.inline)
+                    )
+            now = rec.ended_at or time.time()
+            if rec.status == "success":
+                params = {
+                    "k": rec.key,
+                    "materialization_id": mid,
+                    "data_version": rec.data_version,
+                    "code_version": rec.code_version,
+                    "code_parts": values["code_parts"],
+                    "input_versions": values["input_versions"],
+                    "value_ref": rec.value_ref,
+                    "published_at": now,
+                    "last_status": "success",
+                    "last_attempt_id": mid,
+                    "last_attempt_at": now,
+                }
+                stmt = _UPDATE_PUBLISHED
+            else:
+                params = {
+                    "k": rec.key,
+                    "last_status": rec.status,
+                    "last_attempt_id": mid,
+                    "last_attempt_at": now,
+                }
+                stmt = _UPDATE_ATTEMPT
+            if conn.execute(stmt, params).rowcount == 0:
+                row = {k: v for k, v in params.items() if k != "k"}
+                conn.execute(insert(t.asset_state).values(key=rec.key, **row))
+        return mid
+
+    def finish_run(self, run_id: str, status: str, counts: Mapping[str, int]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(t.runs)
+                .where(t.runs.c.id == run_id)
+                .values(status=status, ended_at=time.time(), **counts)
+            )
+
+    def mark_interrupted(self) -> list[str]:
+        """Mark runs whose process died (on this host) as ``interrupted``."""
+        host = socket.gethostname()
+        with self.engine.connect() as conn:
+            running = conn.execute(
+                select(t.runs.c.id, t.runs.c.pid, t.runs.c.host, t.runs.c.started_at).where(
+                    t.runs.c.status == "running"
+                )
+            ).all()
+        dead = [
+            rid
+            for rid, pid, h, started in running
+            if h == host and not _process_alive(pid, started)
+        ]
+        if dead:
+            with self.engine.begin() as conn:
+                for rid in dead:
+                    done = conn.execute(
+                        select(t.materializations.c.status, func.count())
+                        .where(t.materializations.c.run_id == rid)
+                        .group_by(t.materializations.c.status)
+                    ).all()
+                    counts = dict(done)
+                    conn.execute(
+                        update(t.runs)
+                        .where(t.runs.c.id == rid, t.runs.c.status == "running")
+                        .values(
+                            status="interrupted",
+                            ended_at=time.time(),
+                            materialized=counts.get("success", 0),
+                            skipped=counts.get("skipped", 0),
+                            failed=counts.get("failed", 0),
+                        )
+                    )
+        return dead
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+
+
+def _process_alive(pid: int | None, since: float) -> bool:
+    """Is ``pid`` alive and the same process that started at ``since``?"""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    started = _process_start_time(pid)
+    return started is None or started <= since + 2.0
+
+
+def _process_start_time(pid: int) -> float | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])
+        with open("/proc/stat") as f:
+            btime = next(int(line.split()[1]) for line in f if line.startswith("btime"))
+        state = stat.rsplit(")", 1)[1].split()[0]
+        if state == "Z":  # a zombie has finished
+            return float("inf")
+        return btime + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None

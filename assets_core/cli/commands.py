@@ -1,0 +1,442 @@
+"""The subcommands of ``assets``."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from assets_core.cli import SELECTION_HELP, cli, emit_json
+from assets_core.errors import AssetsError
+from assets_core.project import Project
+
+JSON_OPT = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+SELECTION_ARG = click.argument("selection", nargs=-1)
+
+
+def _project(ctx: click.Context) -> Project:
+    return Project.load(ctx.obj["project_dir"])
+
+
+def _open(ctx: click.Context) -> tuple[Project, Any]:
+    from assets_core.executor import open_catalog
+
+    project = _project(ctx)
+    return project, open_catalog(project)
+
+
+@cli.command(epilog=SELECTION_HELP)
+@SELECTION_ARG
+@click.option("--force", is_flag=True, help="Plan every selected asset, stale or not.")
+@JSON_OPT
+@click.pass_context
+def plan(ctx: click.Context, selection: tuple[str, ...], force: bool, as_json: bool) -> None:
+    """Show what `materialize` would run, and why.
+
+    Nothing is computed or written. Each step lists its reasons: never_materialized,
+    code_changed, upstream_changed, upstream_will_change, source_changed,
+    last_attempt_failed, forced.
+    """
+    from assets_core.cli.render import print_plan
+    from assets_core.executor import make_plan
+
+    project, catalog = _open(ctx)
+    p = make_plan(project, catalog, list(selection), force=force)
+    if as_json:
+        emit_json(p.as_dict())
+    else:
+        print_plan(p)
+
+
+@cli.command(epilog=SELECTION_HELP)
+@SELECTION_ARG
+@click.option("--force", is_flag=True, help="Rematerialize every selected asset.")
+@click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
+@JSON_OPT
+@click.pass_context
+def materialize(
+    ctx: click.Context, selection: tuple[str, ...], force: bool, dry_run: bool, as_json: bool
+) -> None:
+    """Materialize the stale assets of SELECTION (all by default).
+
+    Upstreams outside the selection are read as they are published now. A failing
+    asset skips what depends on it; independent branches still run (exit code 1).
+    """
+    from assets_core.cli.render import ProgressListener, console, print_plan
+    from assets_core.executor import execute, make_plan
+
+    project, catalog = _open(ctx)
+    state = catalog.state()
+    p = make_plan(project, catalog, list(selection), force=force, state=state)
+    if dry_run:
+        if as_json:
+            emit_json(p.as_dict())
+        else:
+            print_plan(p, title="Dry run")
+        return
+    if not p.steps:
+        if as_json:
+            emit_json({"run_id": None, "status": "success", "steps": [], "fresh": list(p.fresh)})
+        else:
+            console.print(f"Nothing to do: {len(p.fresh)} selected asset(s) are fresh.")
+            console.print(f"materialized 0 | skipped fresh {len(p.fresh)} | failed 0")
+        return
+    started = time.perf_counter()
+    if as_json:
+        result = execute(project, p, catalog, state=state, selection_text=" ".join(selection))
+    else:
+        with ProgressListener(len(p.steps)) as listener:
+            result = execute(
+                project,
+                p,
+                catalog,
+                state=state,
+                listener=listener,
+                selection_text=" ".join(selection),
+            )
+    elapsed = time.perf_counter() - started
+    if as_json:
+        emit_json(
+            {
+                "run_id": result.run_id,
+                "status": result.status,
+                "steps": [
+                    {
+                        "key": r.key,
+                        "status": r.status,
+                        "reason": r.reason,
+                        "data_version": r.data_version,
+                        "changed": r.changed,
+                        "duration_s": r.duration_s,
+                        "error": r.error,
+                    }
+                    for r in result.results
+                ],
+                "fresh": list(result.fresh),
+            }
+        )
+    else:
+        for r in result.results:
+            if r.status == "failed":
+                console.print(f"\n[red bold]{r.key} failed[/red bold]")
+                console.print(r.error or "", markup=False, highlight=False)
+        skipped = [r for r in result.results if r.status == "skipped"]
+        for r in skipped:
+            console.print(f"[dim]skipped {r.key}: {r.reason}[/dim]", markup=True)
+        style = "green" if result.status == "success" else "red"
+        console.print(
+            f"[{style}]run {result.run_id} {result.status}[/{style}] in {elapsed:.2f}s: "
+            f"materialized {result.count('success')} | skipped fresh {len(result.fresh)} | "
+            f"skipped {len(skipped)} | failed {result.count('failed')}"
+        )
+    ctx.exit(result.exit_code)
+
+
+def _status_rows(project: Project, catalog: Any, selection: tuple[str, ...]) -> list[dict]:
+    from assets_core.executor import make_plan
+
+    state = catalog.state()
+    p = make_plan(project, catalog, None, state=state)
+    from assets_core.selection import select
+
+    chosen = select(project.graph, list(selection))
+    rows = []
+    for key in project.graph.order:
+        if key not in chosen:
+            continue
+        d = project.graph.defs[key]
+        st = state.assets.get(key)
+        if d.kind == "source":
+            rows.append(
+                {
+                    "key": key,
+                    "kind": "source",
+                    "group": d.group,
+                    "status": "source",
+                    "version": p.source_versions.get(key),
+                    "published_at": None,
+                    "rows": None,
+                    "reasons": [],
+                }
+            )
+            continue
+        reasons = p.stale.get(key, ())
+        if st is not None and st.last_status == "failed":
+            status = "failed"
+        elif st is None or not st.published:
+            status = "never"
+        elif reasons:
+            status = "stale"
+        else:
+            status = "fresh"
+        rows.append(
+            {
+                "key": key,
+                "kind": d.kind,
+                "group": d.group,
+                "status": status,
+                "version": st.data_version if st else None,
+                "published_at": st.published_at if st else None,
+                "last_attempt_at": st.last_attempt_at if st else None,
+                "reasons": [r.as_dict() for r in reasons],
+            }
+        )
+    return rows
+
+
+@cli.command(epilog=SELECTION_HELP)
+@SELECTION_ARG
+@JSON_OPT
+@click.pass_context
+def status(ctx: click.Context, selection: tuple[str, ...], as_json: bool) -> None:
+    """Every asset: fresh, stale (with reasons), failed or never materialized."""
+    from rich.table import Table
+
+    from assets_core.cli.render import age, console, styled
+
+    project, catalog = _open(ctx)
+    rows = _status_rows(project, catalog, selection)
+    if as_json:
+        emit_json({"assets": rows})
+        return
+    table = Table(title=f"{project.root.name}: {len(rows)} assets and sources")
+    for col in ("asset", "status", "published", "data version", "why"):
+        table.add_column(col)
+    for r in rows:
+        why = "; ".join(f"{x['kind']}: {x['detail']}" for x in r["reasons"])
+        version = (r["version"] or "-")[:12]
+        table.add_row(r["key"], styled(r["status"]), age(r["published_at"]), version, why)
+    console.print(table)
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    console.print(" | ".join(f"{styled(k)} {v}" for k, v in sorted(counts.items())))
+
+
+@cli.command(name="list", epilog=SELECTION_HELP)
+@SELECTION_ARG
+@JSON_OPT
+@click.pass_context
+def list_(ctx: click.Context, selection: tuple[str, ...], as_json: bool) -> None:
+    """List the project's assets and sources with their upstreams (reads no catalog)."""
+    from rich.table import Table
+
+    from assets_core.cli.render import console
+    from assets_core.selection import select
+
+    project = _project(ctx)
+    chosen = select(project.graph, list(selection))
+    snap = project.definitions_snapshot()
+    items = [{"key": k, **v} for k, v in snap.items() if k in chosen]
+    if as_json:
+        emit_json({"assets": items})
+        return
+    table = Table(title=f"{project.root.name}: {len(items)} definitions")
+    for col in ("key", "kind", "group", "tags", "upstream", "defined at"):
+        table.add_column(col)
+    for it in items:
+        table.add_row(
+            it["key"],
+            it["kind"],
+            it["group"],
+            ", ".join(it["tags"]),
+            ", ".join(it["upstream"] + [f"{d} (order)" for d in it["deps"]]),
+            f"{it['file']}:{it['line']}",
+        )
+    console.print(table)
+
+
+@cli.command()
+@click.option("--limit", default=20, show_default=True, help="How many runs, newest first.")
+@click.option("--run", "run_id", default=None, help="Show the steps of one run.")
+@JSON_OPT
+@click.pass_context
+def runs(ctx: click.Context, limit: int, run_id: str | None, as_json: bool) -> None:
+    """Recent runs (or, with --run ID, the steps of one run)."""
+    from rich.table import Table
+
+    from assets_core.cli.render import console, styled, when
+
+    _, catalog = _open(ctx)
+    if run_id:
+        run = catalog.run(run_id)
+        if run is None:
+            raise AssetsError(f"no run {run_id!r}", hint="list runs with: assets runs")
+        steps = catalog.steps(run_id)
+        if as_json:
+            emit_json({"run": run, "steps": steps})
+            return
+        table = Table(title=f"run {run_id} ({run['status']})")
+        for col in ("asset", "status", "reason", "data version", "duration"):
+            table.add_column(col)
+        for s in steps:
+            reason = s["reason"] if s["status"] == "skipped" else _reason_kinds(s["reason"])
+            dur = f"{s['duration_s']:.3f}s" if s["duration_s"] is not None else "-"
+            dv = (s["data_version"] or "-")[:12]
+            table.add_row(s["key"], styled(s["status"]), reason or "", dv, dur)
+        console.print(table)
+        return
+    rows = catalog.runs(limit)
+    if as_json:
+        emit_json({"runs": rows})
+        return
+    table = Table(title="runs")
+    for col in ("run", "status", "started", "duration", "planned", "ok", "skipped", "failed"):
+        table.add_column(col)
+    for r in rows:
+        dur = f"{r['ended_at'] - r['started_at']:.2f}s" if r["ended_at"] else "-"
+        table.add_row(
+            r["id"],
+            styled(r["status"]),
+            when(r["started_at"]),
+            dur,
+            str(r["planned"]),
+            str(r["materialized"]),
+            str(r["skipped"]),
+            str(r["failed"]),
+        )
+    console.print(table)
+
+
+def _reason_kinds(reason_json: str | None) -> str:
+    if not reason_json:
+        return ""
+    try:
+        return ", ".join(r["kind"] for r in json.loads(reason_json))
+    except (ValueError, TypeError, KeyError):
+        return reason_json
+
+
+@cli.command()
+@click.argument("key")
+@click.option("--limit", default=20, show_default=True, help="How many versions, newest first.")
+@JSON_OPT
+@click.pass_context
+def show(ctx: click.Context, key: str, limit: int, as_json: bool) -> None:
+    """Version history of KEY: code and data versions, inputs, timings, errors."""
+    from rich.table import Table
+
+    from assets_core.cli.render import console, styled, when
+    from assets_core.selection import select
+
+    project, catalog = _open(ctx)
+    (key,) = select(project.graph, key) if key not in project.graph else (key,)
+    d = project.graph.defs[key]
+    state = catalog.state().assets.get(key)
+    hist = catalog.history(key, limit)
+    for h in hist:
+        for col in ("code_parts", "input_versions", "columns"):
+            h[col] = json.loads(h[col]) if h[col] else None
+    info = {
+        "key": key,
+        "kind": d.kind,
+        "group": d.group,
+        "tags": sorted(d.tags),
+        "defined_at": str(d.location),
+        "upstream": list(project.graph.upstream[key]),
+        "downstream": list(project.graph.downstream[key]),
+        "code_version": project.code_versions[key].version
+        if key in project.code_versions
+        else None,
+        "published": {
+            "data_version": state.data_version,
+            "materialization_id": state.materialization_id,
+            "published_at": state.published_at,
+        }
+        if state and state.published
+        else None,
+        "history": hist,
+    }
+    if as_json:
+        emit_json(info)
+        return
+    console.print(f"[bold]{key}[/bold] ({d.kind}, group {d.group}) defined at {d.location}")
+    console.print(f"upstream: {', '.join(info['upstream']) or '-'}")
+    console.print(f"downstream: {', '.join(info['downstream']) or '-'}")
+    console.print(f"current code version: {info['code_version']}")
+    pub = info["published"]
+    console.print(
+        f"published: {pub['data_version']} (materialization {pub['materialization_id']})"
+        if pub
+        else "published: nothing yet"
+    )
+    table = Table(title=f"history of {key}")
+    for col in ("id", "run", "status", "started", "code", "data", "rows", "inputs"):
+        table.add_column(col)
+    for h in hist:
+        inputs = ", ".join(f"{u}@{v[:8]}" for u, v in (h["input_versions"] or {}).items())
+        status = h["status"]
+        if h["status"] == "skipped":
+            status = f"skipped ({h['reason']})"
+        table.add_row(
+            str(h["id"]),
+            h["run_id"],
+            styled(status) if h["status"] != "skipped" else status,
+            when(h["started_at"]),
+            (h["code_version"] or "-")[:10],
+            (h["data_version"] or "-")[:10],
+            str(h["rows"]) if h["rows"] is not None else "-",
+            inputs,
+        )
+    console.print(table)
+    failures = [h for h in hist if h["status"] == "failed" and h["error"]]
+    if failures:
+        console.print(f"\n[red]latest error[/red] (materialization {failures[0]['id']}):")
+        console.print(failures[0]["error"], markup=False)
+
+
+@cli.command()
+@click.option(
+    "--keep", default=3, show_default=True, help="Unpublished versions to keep per asset."
+)
+@click.option("--dry-run", is_flag=True, help="List what would be removed.")
+@JSON_OPT
+@click.pass_context
+def gc(ctx: click.Context, keep: int, dry_run: bool, as_json: bool) -> None:
+    """Remove old, unpublished versions from the store (published ones are never touched)."""
+    from assets_core.cli.render import console
+    from assets_core.executor import open_store
+
+    project, catalog = _open(ctx)
+    store = open_store(project, catalog)
+    published, per_key = catalog.value_refs()
+    keepers = set(published)
+    for refs in per_key.values():
+        keepers.update([r for r in refs if r not in published][:keep])
+    remove_files: list[Path] = []
+    remove_blobs: list[str] = []
+    for refs in per_key.values():
+        for ref in refs:
+            if ref in keepers:
+                continue
+            if ref.startswith("blob:"):
+                remove_blobs.append(ref[5:])
+            else:
+                path = store.path_of(ref)
+                if path is not None and path.exists():
+                    remove_files.append(path)
+    root = project.config.store_path
+    if root.exists():
+        remove_files += [p for p in root.rglob(".staging-*.tmp")]
+    if not dry_run:
+        for path in remove_files:
+            path.unlink(missing_ok=True)
+        catalog.delete_blobs(remove_blobs)
+    freed = sum(p.stat().st_size for p in remove_files if p.exists()) if dry_run else None
+    if as_json:
+        emit_json(
+            {
+                "removed_files": [str(p) for p in remove_files],
+                "removed_blobs": remove_blobs,
+                "dry_run": dry_run,
+            }
+        )
+        return
+    verb = "would remove" if dry_run else "removed"
+    console.print(
+        f"{verb} {len(remove_files)} file(s) and {len(remove_blobs)} inline value(s)"
+        + (f" ({freed} bytes)" if freed is not None else "")
+    )

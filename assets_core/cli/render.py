@@ -1,0 +1,122 @@
+"""Terminal output: rich tables, a live progress bar, plain lines when not a TTY."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from assets_core.executor import StepResult
+from assets_core.planner import Plan
+
+console = Console(highlight=False, soft_wrap=True)
+if not console.is_terminal:  # logs and pipes: do not squeeze tables into 80 columns
+    console = Console(highlight=False, soft_wrap=True, width=160)
+
+STATUS_STYLE = {
+    "fresh": "green",
+    "stale": "yellow",
+    "never": "cyan",
+    "failed": "red",
+    "success": "green",
+    "skipped": "dim",
+    "running": "blue",
+    "interrupted": "magenta",
+    "source": "blue",
+}
+
+
+def styled(status: str) -> str:
+    style = STATUS_STYLE.get(status)
+    return f"[{style}]{status}[/{style}]" if style else status
+
+
+def age(ts: float | None, now: float | None = None) -> str:
+    if ts is None:
+        return "-"
+    secs = max(0.0, (now or time.time()) - ts)
+    if secs < 60:
+        return f"{secs:.0f}s ago"
+    if secs < 3600:
+        return f"{secs / 60:.0f}m ago"
+    if secs < 86400:
+        return f"{secs / 3600:.1f}h ago"
+    return f"{secs / 86400:.1f}d ago"
+
+
+def when(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
+
+
+def print_plan(plan: Plan, title: str = "Plan") -> None:
+    if not plan.steps:
+        console.print(
+            f"[green]Nothing to do:[/green] {len(plan.fresh)} selected asset(s) are fresh."
+        )
+        return
+    table = Table(title=f"{title}: {len(plan.steps)} to materialize, {len(plan.fresh)} fresh")
+    table.add_column("#", justify="right", style="dim")
+    table.add_column("asset", style="bold")
+    table.add_column("why")
+    for i, step in enumerate(plan.steps, 1):
+        why = "\n".join(f"[yellow]{r.kind}[/yellow] {r.detail}" for r in step.reasons)
+        table.add_row(str(i), step.key, why)
+    console.print(table)
+
+
+class ProgressListener:
+    """A live bar on a terminal; one plain line per asset otherwise."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.live = console.is_terminal
+        self.started = time.perf_counter()
+        self._progress: Progress | None = None
+        self._task: Any = None
+
+    def __enter__(self) -> ProgressListener:
+        if self.live:
+            self._progress = Progress(
+                TextColumn("[bold]materialize"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[current]}"),
+                TimeElapsedColumn(),
+                console=console,
+                transient=False,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("run", total=self.total, current="")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def step_started(self, key: str, index: int, total: int) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, current=key)
+
+    def step_finished(self, result: StepResult, index: int, total: int) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, advance=1)
+            if result.status == "failed":
+                self._progress.console.print(f"[red]failed[/red] {result.key}")
+            return
+        elapsed = time.perf_counter() - self.started
+        extra = f" ({result.reason})" if result.reason else ""
+        dv = f" {result.data_version[:12]}" if result.data_version else ""
+        console.print(
+            f"[{index + 1}/{total}] {result.key}: {result.status}{extra}{dv} "
+            f"{result.duration_s:.2f}s (elapsed {elapsed:.1f}s)",
+            markup=False,
+        )

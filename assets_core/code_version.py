@@ -1,0 +1,316 @@
+"""Code versions: fingerprints of how an asset is computed.
+
+The fingerprint of a Python asset covers its normalized AST (comments, layout,
+docstrings and decorators do not count) plus, transitively, the project-level
+functions, classes and module constants it references. Third-party code (not
+under the project folder) is not part of it.
+
+A :class:`CodeVersion` keeps one part per piece of code so that a changed
+version can say *which* function or helper changed.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import inspect
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+_CONST_TYPES = (
+    int,
+    float,
+    complex,
+    str,
+    bytes,
+    bool,
+    type(None),
+    tuple,
+    list,
+    dict,
+    frozenset,
+    set,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CodePart:
+    name: str  # "module.function"
+    file: str  # path relative to the project folder
+    digest: str
+
+
+@dataclass(frozen=True, slots=True)
+class CodeVersion:
+    version: str
+    parts: tuple[CodePart, ...]  # the asset's own code first, then helpers by name
+
+    @classmethod
+    def pinned(cls, version: str) -> CodeVersion:
+        return cls(version=version, parts=(CodePart("code_version=", "", version),))
+
+    def as_mapping(self) -> dict[str, list[str]]:
+        return {p.name: [p.file, p.digest] for p in self.parts}
+
+
+def digest(data: bytes | str, size: int = 16) -> str:
+    if isinstance(data, str):
+        data = data.encode()
+    return hashlib.blake2b(data, digest_size=size).hexdigest()
+
+
+def _strip_docstrings(tree: ast.AST) -> None:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Module):
+            body = node.body
+            if (
+                body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
+                node.body = body[1:] or [ast.Pass()]
+
+
+@dataclass(slots=True)
+class _ModuleIndex:
+    """One parsed source file: top-level definitions and functions by first line."""
+
+    tree: ast.Module
+    by_line: dict[int, ast.FunctionDef | ast.AsyncFunctionDef]
+    top: dict[str, ast.AST]
+    imports: dict[str, tuple[str, str]]  # local name -> (module, attribute) for `from m import a`
+    dumps: dict[int, str]
+
+    def dump(self, node: ast.AST, *, drop_decorators: bool = False) -> str:
+        cache_key = id(node) * 2 + drop_decorators
+        got = self.dumps.get(cache_key)
+        if got is None:
+            if drop_decorators and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                saved, node.decorator_list = node.decorator_list, []
+                try:
+                    got = ast.dump(node, annotate_fields=False)
+                finally:
+                    node.decorator_list = saved
+            else:
+                got = ast.dump(node, annotate_fields=False)
+            self.dumps[cache_key] = got
+        return got
+
+
+class Fingerprinter:
+    """Computes code versions for functions of one project; caches parsed files."""
+
+    def __init__(self, project_root: Path) -> None:
+        self.root = Path(project_root).resolve()
+        self._root_s = str(self.root) + os.sep
+        self._files: dict[str, _ModuleIndex | None] = {}
+        self._in_project: dict[str, bool] = {}
+
+    # -- public -------------------------------------------------------------------------
+    def version_of(self, fn: Callable[..., Any]) -> CodeVersion:
+        parts: dict[str, CodePart] = {}
+        own = self._function_part(fn, parts, top=True)
+        helpers = sorted((p for n, p in parts.items() if n != own.name), key=lambda p: p.name)
+        ordered = (own, *helpers)
+        return CodeVersion(
+            version=digest("|".join(f"{p.name}={p.digest}" for p in ordered)), parts=ordered
+        )
+
+    def files_of(self, version: CodeVersion) -> set[str]:
+        return {str(self.root / p.file) for p in version.parts if p.file}
+
+    # -- internals ----------------------------------------------------------------------
+    def _is_project_file(self, filename: str | None) -> bool:
+        if not filename:
+            return False
+        got = self._in_project.get(filename)
+        if got is None:
+            real = os.path.realpath(filename)
+            got = (
+                real.startswith(self._root_s)
+                and "site-packages" not in real
+                and f"{os.sep}.venv{os.sep}" not in real[len(self._root_s) - 1 :]
+            )
+            self._in_project[filename] = got
+        return got
+
+    def _index(self, filename: str) -> _ModuleIndex | None:
+        if filename in self._files:
+            return self._files[filename]
+        try:
+            src = Path(filename).read_text(encoding="utf-8")
+            tree = ast.parse(src, filename=filename)
+        except (OSError, SyntaxError, ValueError):
+            self._files[filename] = None
+            return None
+        _strip_docstrings(tree)
+        by_line: dict[int, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                by_line[first] = node
+                by_line.setdefault(node.lineno, node)
+        top: dict[str, ast.AST] = {}
+        imports: dict[str, tuple[str, str]] = {}
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                top[node.name] = node
+            elif isinstance(node, ast.Assign):
+                for t in node.targets:
+                    for n in ast.walk(t):
+                        if isinstance(n, ast.Name):
+                            top[n.id] = node
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                top[node.target.id] = node
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                for a in node.names:
+                    imports[a.asname or a.name] = (node.module, a.name)
+        idx = _ModuleIndex(tree=tree, by_line=by_line, top=top, imports=imports, dumps={})
+        self._files[filename] = idx
+        return idx
+
+    def _rel(self, filename: str) -> str:
+        try:
+            return str(Path(os.path.realpath(filename)).relative_to(self.root))
+        except ValueError:
+            return filename
+
+    def _function_part(
+        self, fn: Callable[..., Any], parts: dict[str, CodePart], *, top: bool = False
+    ) -> CodePart:
+        fn = inspect.unwrap(fn)
+        code = fn.__code__
+        name = f"{fn.__module__}.{fn.__qualname__}"
+        if name in parts:
+            return parts[name]
+        idx = self._index(code.co_filename)
+        node = idx.by_line.get(code.co_firstlineno) if idx else None
+        if idx is None or node is None:
+            # no source (e.g. defined in a REPL): fall back to the bytecode
+            part = CodePart(name, self._rel(code.co_filename), digest(_code_bytes(code)))
+            parts[name] = part
+            return part
+        part = CodePart(
+            name, self._rel(code.co_filename), digest(idx.dump(node, drop_decorators=top))
+        )
+        parts[name] = part
+        self._follow(node, fn.__globals__, idx, parts)
+        return part
+
+    def _follow(
+        self,
+        node: ast.AST,
+        env: Mapping[str, Any],
+        idx: _ModuleIndex,
+        parts: dict[str, CodePart],
+    ) -> None:
+        for ref, attr in _references(node):
+            if ref not in env:
+                continue
+            value = env[ref]
+            if isinstance(value, ModuleType):
+                if attr is None:
+                    continue
+                self._object(getattr(value, attr, None), attr, value.__dict__, parts)
+            else:
+                self._object(value, ref, env, parts, home=idx)
+
+    def _object(
+        self,
+        value: Any,
+        name: str,
+        env: Mapping[str, Any],
+        parts: dict[str, CodePart],
+        home: _ModuleIndex | None = None,
+    ) -> None:
+        if inspect.isfunction(value):
+            if self._is_project_file(value.__code__.co_filename):
+                self._function_part(value, parts)
+        elif inspect.isclass(value):
+            mod = sys.modules.get(value.__module__)
+            file = getattr(mod, "__file__", None)
+            if mod is None or not self._is_project_file(file):
+                return
+            qual = f"{value.__module__}.{value.__qualname__}"
+            idx = self._index(file)  # type: ignore[arg-type]
+            cnode = idx.top.get(value.__name__) if idx else None
+            if qual in parts or idx is None or cnode is None:
+                return
+            parts[qual] = CodePart(qual, self._rel(file), digest(idx.dump(cnode)))  # type: ignore[arg-type]
+            self._follow(cnode, mod.__dict__, idx, parts)
+        elif isinstance(value, _CONST_TYPES):
+            self._constant(name, env, parts, home)
+
+    def _constant(
+        self,
+        name: str,
+        env: Mapping[str, Any],
+        parts: dict[str, CodePart],
+        home: _ModuleIndex | None,
+    ) -> None:
+        modname = env.get("__name__")
+        file = env.get("__file__")
+        if not isinstance(file, str) or not self._is_project_file(file):
+            return
+        idx = self._index(file)
+        if idx is None:
+            return
+        node = idx.top.get(name)
+        if node is None and name in idx.imports:
+            src_mod, src_name = idx.imports[name]
+            mod = sys.modules.get(src_mod)
+            if mod is not None:
+                self._constant(src_name, mod.__dict__, parts, None)
+            return
+        if node is None:
+            return
+        qual = f"{modname}.{name}"
+        if qual not in parts:
+            parts[qual] = CodePart(qual, self._rel(file), digest(idx.dump(node)))
+            self._follow(node, env, idx, parts)
+
+
+def _references(node: ast.AST) -> Iterator[tuple[str, str | None]]:
+    """(name, attribute) for every global-looking name read in ``node``."""
+    attr_of: dict[int, str] = {}
+    local: set[str] = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name):
+            attr_of[id(n.value)] = n.attr
+        elif isinstance(n, ast.arg):
+            local.add(n.arg)
+        elif isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load):
+            local.add(n.id)
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id not in local:
+            yield n.id, attr_of.get(id(n))
+
+
+def _code_bytes(code: Any) -> bytes:
+    out = [code.co_code, repr(code.co_names).encode()]
+    for c in code.co_consts:
+        out.append(_code_bytes(c) if hasattr(c, "co_code") else repr(c).encode())
+    return b"".join(out)
+
+
+def diff_parts(old: Mapping[str, list[str]] | None, new: Mapping[str, list[str]]) -> list[str]:
+    """Human-readable list of what changed between two recorded part maps."""
+    if not old:
+        return ["code version changed"]
+    out = []
+    for name, (file, dig) in new.items():
+        prev = old.get(name)
+        if prev is None:
+            out.append(f"now uses {name} ({file})" if file else f"{name} added")
+        elif prev[1] != dig:
+            out.append(f"{name} changed ({file})" if file else f"{name} changed")
+    for name, (file, _) in old.items():
+        if name not in new:
+            out.append(f"no longer uses {name} ({file})" if file else f"{name} removed")
+    return out or ["code version changed"]

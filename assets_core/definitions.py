@@ -1,0 +1,285 @@
+"""Definitions: the immutable values that ``@asset`` and ``source()`` build.
+
+The decorator records an :class:`AssetDef` on the user's function (attribute
+``__asset_def__``) and returns the function itself, so it stays a plain,
+callable, testable Python function. Nothing runs at import time but this.
+
+>>> @asset(key_prefix="bi", tags=["finance"])
+... def roas(spend, revenue):
+...     return revenue / spend
+>>> roas.__asset_def__.key, roas.__asset_def__.params
+('bi/roas', ('spend', 'revenue'))
+>>> roas(2, 10)
+5.0
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar, overload
+
+from assets_core.errors import DefinitionError
+
+KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*$")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def validate_key(key: str, *, location: str | None = None) -> str:
+    """Return ``key`` if it is a valid asset key (``seg/seg/...``), else raise."""
+    if not isinstance(key, str) or not KEY_RE.match(key):
+        raise DefinitionError(
+            f"invalid asset key {key!r}",
+            key=str(key),
+            location=location,
+            hint="a key is one or more identifiers separated by '/', e.g. 'bi/roas_daily'",
+        )
+    return key
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssetDef:
+    """An asset declared by a Python function."""
+
+    key: str
+    fn: Callable[..., Any] = field(repr=False, compare=False)
+    params: tuple[str, ...]
+    ins: Mapping[str, str]
+    deps: tuple[str, ...]
+    group: str
+    tags: frozenset[str]
+    code_version: str | None
+    metadata: Mapping[str, Any]
+    location: Location
+    kind: str = "python"
+
+    @property
+    def name(self) -> str:
+        return self.key.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceDef:
+    """Data the project reads but does not produce.
+
+    Its version is the content hash of the files matched by ``path`` (a glob,
+    relative to the project folder), or whatever ``observe()`` returns.
+    """
+
+    key: str
+    path: str | None
+    observe: Callable[[], Any] | None = field(repr=False, compare=False)
+    group: str
+    tags: frozenset[str]
+    description: str
+    location: Location
+    kind: str = "source"
+
+    @property
+    def name(self) -> str:
+        return self.key.rsplit("/", 1)[-1]
+
+
+Definition = AssetDef | SourceDef
+
+
+def _caller_location(depth: int = 2) -> Location:
+    frame = inspect.stack(context=0)[depth]
+    return Location(frame.filename, frame.lineno)
+
+
+def _fn_location(fn: Callable[..., Any]) -> Location:
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return Location("<unknown>", 0)
+    return Location(code.co_filename, code.co_firstlineno)
+
+
+def _tags(tags: Iterable[str] | None, where: str) -> frozenset[str]:
+    if tags is None:
+        return frozenset()
+    if isinstance(tags, str):
+        raise DefinitionError(
+            f"tags must be a list of strings, got the string {tags!r}",
+            location=where,
+            hint=f"write tags=[{tags!r}]",
+        )
+    return frozenset(tags)
+
+
+def _default_group(key: str) -> str:
+    return key.split("/", 1)[0] if "/" in key else "default"
+
+
+@overload
+def asset(fn: F, /) -> F: ...
+
+
+@overload
+def asset(
+    *,
+    key: str | None = None,
+    key_prefix: str | Iterable[str] | None = None,
+    group: str | None = None,
+    tags: Iterable[str] | None = None,
+    deps: Iterable[Any] | None = None,
+    ins: Mapping[str, str] | None = None,
+    code_version: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> Callable[[F], F]: ...
+
+
+def asset(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    key: str | None = None,
+    key_prefix: str | Iterable[str] | None = None,
+    group: str | None = None,
+    tags: Iterable[str] | None = None,
+    deps: Iterable[Any] | None = None,
+    ins: Mapping[str, str] | None = None,
+    code_version: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> Any:
+    """Declare the decorated function as an asset.
+
+    Each parameter names an upstream asset or source (by the last part of its key,
+    or explicitly through ``ins={"param": "some/key"}``); ``deps`` adds upstreams
+    that only order the run. ``code_version`` pins the code version instead of
+    deriving it from the function's normalized code.
+    """
+
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        loc = _fn_location(f)
+        where = str(loc)
+        if not callable(f) or not hasattr(f, "__code__"):
+            raise DefinitionError("@asset decorates a function", location=where)
+        if key is not None and key_prefix is not None:
+            raise DefinitionError(
+                "give either key= or key_prefix=, not both",
+                location=where,
+                hint="key='bi/roas' is the same as key_prefix='bi' on a function named roas",
+            )
+        if key is not None:
+            k = key
+        elif key_prefix is not None:
+            prefix = [key_prefix] if isinstance(key_prefix, str) else list(key_prefix)
+            k = "/".join([*prefix, f.__name__])
+        else:
+            k = f.__name__
+        validate_key(k, location=where)
+        sig = inspect.signature(f)
+        params = []
+        for p in sig.parameters.values():
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                raise DefinitionError(
+                    f"asset {k}: *args/**kwargs cannot name upstream assets",
+                    key=k,
+                    location=where,
+                    hint="name each upstream as its own parameter",
+                )
+            params.append(p.name)
+        explicit = dict(ins or {})
+        for p, up in explicit.items():
+            if p not in params:
+                raise DefinitionError(
+                    f"asset {k}: ins= names parameter {p!r}, which the function does not have",
+                    key=k,
+                    location=where,
+                    hint=f"parameters are: {', '.join(params) or '(none)'}",
+                )
+            validate_key(up, location=where)
+        dep_keys = tuple(_dep_key(d, k, where) for d in (deps or ()))
+        d = AssetDef(
+            key=k,
+            fn=f,
+            params=tuple(params),
+            ins=explicit,
+            deps=dep_keys,
+            group=group or _default_group(k),
+            tags=_tags(tags, where),
+            code_version=code_version,
+            metadata=dict(metadata or {}),
+            location=loc,
+        )
+        f.__asset_def__ = d  # type: ignore[attr-defined]
+        return f
+
+    if fn is not None:
+        return decorate(fn)
+    return decorate
+
+
+def _dep_key(dep: Any, owner: str, where: str) -> str:
+    if isinstance(dep, str):
+        return validate_key(dep, location=where)
+    if isinstance(dep, SourceDef):
+        return dep.key
+    d = getattr(dep, "__asset_def__", None)
+    if isinstance(d, AssetDef):
+        return d.key
+    raise DefinitionError(
+        f"asset {owner}: deps= entry {dep!r} is neither a key, an asset nor a source",
+        key=owner,
+        location=where,
+        hint="pass asset keys as strings, e.g. deps=['raw/orders']",
+    )
+
+
+def source(
+    key: str,
+    *,
+    path: str | Path | None = None,
+    observe: Callable[[], Any] | None = None,
+    group: str | None = None,
+    tags: Iterable[str] | None = None,
+    description: str = "",
+) -> SourceDef:
+    """Declare data the project reads but does not produce.
+
+    ``path`` is a glob relative to the project folder (``"data/orders/*.csv"``);
+    assets that read the source receive the sorted list of matching paths and the
+    source's version is the content hash of those files. ``observe`` is a function
+    returning the current version of anything else (a table's ``max(updated_at)``,
+    an API's ETag); assets that read such a source receive that value.
+    """
+    loc = _caller_location()
+    where = str(loc)
+    validate_key(key, location=where)
+    if (path is None) == (observe is None):
+        raise DefinitionError(
+            f"source {key}: give exactly one of path= or observe=",
+            key=key,
+            location=where,
+            hint="path='data/orders/*.csv' for files, observe=fn for anything else",
+        )
+    return SourceDef(
+        key=key,
+        path=str(path) if path is not None else None,
+        observe=observe,
+        group=group or _default_group(key),
+        tags=_tags(tags, where),
+        description=description,
+        location=loc,
+    )
+
+
+def definition_of(obj: Any) -> Definition | None:
+    """The definition carried by ``obj`` (a decorated function or a SourceDef)."""
+    if isinstance(obj, SourceDef):
+        return obj
+    d = getattr(obj, "__asset_def__", None)
+    return d if isinstance(d, AssetDef) else None

@@ -1,0 +1,219 @@
+"""The asset graph: built once from definitions, validated, kept as plain dicts.
+
+Validation reports, as one paragraph each: duplicate keys (both locations), an
+asset that redefines a source, unknown upstreams (with the closest keys),
+ambiguous parameter names, and cycles (with their path).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from assets_core.definitions import AssetDef, Definition, SourceDef
+from assets_core.errors import (
+    CycleError,
+    DefinitionError,
+    DuplicateKeyError,
+    UnknownUpstreamError,
+    closest,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Graph:
+    """A validated asset graph.
+
+    ``order`` lists every key (sources first where possible) so that each key
+    comes after its upstreams. ``inputs[key]`` maps each parameter to the key it
+    reads; ``upstream[key]`` holds data upstreams, ``order_deps[key]`` the
+    order-only ones, ``downstream[key]`` the keys that read or follow it.
+    """
+
+    defs: Mapping[str, Definition]
+    order: tuple[str, ...]
+    inputs: Mapping[str, tuple[tuple[str, str], ...]]
+    upstream: Mapping[str, tuple[str, ...]]
+    order_deps: Mapping[str, tuple[str, ...]]
+    downstream: Mapping[str, tuple[str, ...]]
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.defs
+
+    @property
+    def assets(self) -> list[str]:
+        return [k for k in self.order if self.defs[k].kind != "source"]
+
+    @property
+    def sources(self) -> list[str]:
+        return [k for k in self.order if self.defs[k].kind == "source"]
+
+    def is_source(self, key: str) -> bool:
+        return self.defs[key].kind == "source"
+
+    def all_upstream(self, key: str) -> tuple[str, ...]:
+        """Data and order-only upstreams of ``key``."""
+        return self.upstream[key] + self.order_deps[key]
+
+    @classmethod
+    def build(cls, definitions: Iterable[Definition]) -> Graph:
+        defs: dict[str, Definition] = {}
+        for d in definitions:
+            prev = defs.get(d.key)
+            if prev is not None:
+                if prev is d:
+                    continue
+                _raise_duplicate(prev, d)
+            defs[d.key] = d
+        by_name: dict[str, list[str]] = {}
+        for k in defs:
+            by_name.setdefault(k.rsplit("/", 1)[-1], []).append(k)
+
+        inputs: dict[str, tuple[tuple[str, str], ...]] = {}
+        upstream: dict[str, tuple[str, ...]] = {}
+        order_deps: dict[str, tuple[str, ...]] = {}
+        for k, d in defs.items():
+            if isinstance(d, SourceDef):
+                inputs[k], upstream[k], order_deps[k] = (), (), ()
+                continue
+            pairs = tuple((p, _resolve(d, p, defs, by_name)) for p in d.params)
+            for dep in d.deps:
+                if dep not in defs:
+                    raise UnknownUpstreamError(
+                        f"asset {k}: deps= names {dep!r}, which is not a known asset or source",
+                        key=k,
+                        location=str(d.location),
+                        hint=_did_you_mean(dep, defs),
+                    )
+            inputs[k] = pairs
+            upstream[k] = tuple(dict.fromkeys(u for _, u in pairs))
+            order_deps[k] = tuple(x for x in dict.fromkeys(d.deps) if x not in upstream[k])
+        for k in defs:
+            if k in upstream[k] or k in order_deps[k]:
+                raise CycleError([k, k], [str(defs[k].location)] * 2)
+
+        order = _toposort(defs, upstream, order_deps)
+        down: dict[str, list[str]] = {k: [] for k in defs}
+        for k in order:
+            for u in upstream[k] + order_deps[k]:
+                down[u].append(k)
+        return cls(
+            defs=defs,
+            order=order,
+            inputs=inputs,
+            upstream=upstream,
+            order_deps=order_deps,
+            downstream={k: tuple(v) for k, v in down.items()},
+        )
+
+
+def _raise_duplicate(a: Definition, b: Definition) -> None:
+    if a.kind == "source" or b.kind == "source":
+        src, other = (a, b) if a.kind == "source" else (b, a)
+        if other.kind != "source":
+            raise DuplicateKeyError(
+                f"{src.key} is declared as a source at {src.location} and produced as an "
+                f"asset at {other.location}; a source is data the project reads, not produces",
+                key=src.key,
+                hint="rename the asset, or remove the source() if the project now produces it",
+            )
+    raise DuplicateKeyError(
+        f"key {a.key} is defined twice: at {a.location} and at {b.location}",
+        key=a.key,
+        hint="rename one of them, or give one a key_prefix=",
+    )
+
+
+def _did_you_mean(name: str, defs: Mapping[str, Definition]) -> str:
+    near = closest(name, defs)
+    if near:
+        return "did you mean " + ", ".join(near) + "?"
+    return "declare it with @asset or source(), or fix the name"
+
+
+def _resolve(
+    d: AssetDef, param: str, defs: Mapping[str, Definition], by_name: Mapping[str, list[str]]
+) -> str:
+    explicit = d.ins.get(param)
+    if explicit is not None:
+        if explicit not in defs:
+            raise UnknownUpstreamError(
+                f"asset {d.key}: parameter {param!r} reads {explicit!r} (ins=), "
+                "which is not a known asset or source",
+                key=d.key,
+                location=str(d.location),
+                hint=_did_you_mean(explicit, defs),
+            )
+        return explicit
+    if param in defs and param != d.key:
+        return param
+    cands = [c for c in by_name.get(param, ()) if c != d.key]
+    if len(cands) == 1:
+        return cands[0]
+    if len(cands) > 1:
+        prefix = d.key.rsplit("/", 1)[0] if "/" in d.key else ""
+        same = [c for c in cands if prefix and c.rsplit("/", 1)[0] == prefix]
+        if len(same) == 1:
+            return same[0]
+        raise DefinitionError(
+            f"asset {d.key}: parameter {param!r} could name any of " + ", ".join(sorted(cands)),
+            key=d.key,
+            location=str(d.location),
+            hint=f'say which with ins={{"{param}": "{sorted(cands)[0]}"}}',
+        )
+    raise UnknownUpstreamError(
+        f"asset {d.key}: parameter {param!r} names no known asset or source",
+        key=d.key,
+        location=str(d.location),
+        hint=_did_you_mean(param, defs)
+        + " (parameters name upstreams by the last part of their key, or map with ins=)",
+    )
+
+
+def _toposort(
+    defs: Mapping[str, Definition],
+    upstream: Mapping[str, tuple[str, ...]],
+    order_deps: Mapping[str, tuple[str, ...]],
+) -> tuple[str, ...]:
+    indeg = {k: len(upstream[k]) + len(order_deps[k]) for k in defs}
+    down: dict[str, list[str]] = {k: [] for k in defs}
+    for k in defs:
+        for u in upstream[k] + order_deps[k]:
+            down[u].append(k)
+    ready = deque(k for k in defs if indeg[k] == 0)
+    out: list[str] = []
+    while ready:
+        k = ready.popleft()
+        out.append(k)
+        for d in down[k]:
+            indeg[d] -= 1
+            if indeg[d] == 0:
+                ready.append(d)
+    if len(out) < len(defs):
+        left = {k for k in defs if indeg[k] > 0}
+        path = _find_cycle(left, upstream, order_deps)
+        raise CycleError(path, [str(defs[k].location) for k in path])
+    return tuple(out)
+
+
+def _find_cycle(
+    nodes: set[str],
+    upstream: Mapping[str, tuple[str, ...]],
+    order_deps: Mapping[str, tuple[str, ...]],
+) -> list[str]:
+    """A cycle among ``nodes`` as a path a -> b -> ... -> a (in data-flow order)."""
+    start = min(nodes)
+    seen: dict[str, int] = {}
+    path: list[str] = []
+    k = start
+    while k not in seen:
+        seen[k] = len(path)
+        path.append(k)
+        k = next(u for u in upstream[k] + order_deps[k] if u in nodes)
+    cyc = path[seen[k] :] + [k]
+    cyc.reverse()  # we walked upstream; report in the direction data flows
+    return cyc

@@ -1,0 +1,203 @@
+"""The planner: which assets are stale, and why. A pure function returning a Plan.
+
+``plan(graph, state, ...)`` reads nothing and writes nothing: the catalog state,
+the current code versions and the current source versions come in as values.
+Its cost grows with the size of the graph, never with the length of history.
+
+Reason kinds are stable strings, part of the public interface (``plan --json``):
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from assets_core.catalog.state import AssetState, CatalogState
+from assets_core.code_version import CodeVersion, diff_parts
+from assets_core.graph import Graph
+
+NEVER_MATERIALIZED = "never_materialized"
+CODE_CHANGED = "code_changed"
+UPSTREAM_CHANGED = "upstream_changed"
+UPSTREAM_WILL_CHANGE = "upstream_will_change"
+SOURCE_CHANGED = "source_changed"
+LAST_ATTEMPT_FAILED = "last_attempt_failed"
+FORCED = "forced"
+REASON_KINDS = (
+    NEVER_MATERIALIZED,
+    CODE_CHANGED,
+    UPSTREAM_CHANGED,
+    UPSTREAM_WILL_CHANGE,
+    SOURCE_CHANGED,
+    LAST_ATTEMPT_FAILED,
+    FORCED,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    kind: str
+    detail: str
+    upstream: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"kind": self.kind, "detail": self.detail}
+        if self.upstream is not None:
+            d["upstream"] = self.upstream
+        return d
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    key: str
+    reasons: tuple[Reason, ...]
+
+    def only_waits_on_upstreams(self) -> bool:
+        """True when the step runs only because upstreams in this plan will change."""
+        return all(r.kind == UPSTREAM_WILL_CHANGE for r in self.reasons)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    """What a run will materialize, in order, each step with its reasons."""
+
+    steps: tuple[Step, ...]
+    selected: frozenset[str]
+    fresh: tuple[str, ...]  # selected assets that are up to date
+    stale: Mapping[str, tuple[Reason, ...]] = field(repr=False)  # every stale asset in the graph
+    source_versions: Mapping[str, str] = field(repr=False)
+    now: float
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    @property
+    def keys(self) -> list[str]:
+        return [s.key for s in self.steps]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "steps": [
+                {"key": s.key, "reasons": [r.as_dict() for r in s.reasons]} for s in self.steps
+            ],
+            "fresh": list(self.fresh),
+        }
+
+
+def plan(
+    graph: Graph,
+    state: CatalogState,
+    *,
+    code_versions: Mapping[str, CodeVersion],
+    source_versions: Mapping[str, str],
+    selection: frozenset[str] | None = None,
+    force: bool = False,
+    now: float = 0.0,
+) -> Plan:
+    """Decide, for every asset of ``graph``, whether it is stale and why.
+
+    ``selection`` limits the steps (``None``: every asset); an upstream outside the
+    selection is read as it is published now and never makes a step of its own.
+    """
+    selected = frozenset(graph.defs) if selection is None else selection
+    assets = state.assets
+    stale: dict[str, tuple[Reason, ...]] = {}
+    will_run: set[str] = set()
+    steps: list[Step] = []
+    fresh: list[str] = []
+    for key in graph.order:
+        d = graph.defs[key]
+        if d.kind == "source":
+            continue
+        reasons = _reasons(
+            key,
+            graph,
+            assets.get(key),
+            assets,
+            code_versions[key],
+            source_versions,
+            will_run,
+        )
+        in_sel = key in selected
+        if force and in_sel:
+            reasons = (Reason(FORCED, "--force"), *reasons)
+        if reasons:
+            stale[key] = reasons
+            if in_sel:
+                will_run.add(key)
+                steps.append(Step(key, reasons))
+        elif in_sel:
+            fresh.append(key)
+    return Plan(
+        steps=tuple(steps),
+        selected=selected,
+        fresh=tuple(fresh),
+        stale=stale,
+        source_versions=dict(source_versions),
+        now=now,
+    )
+
+
+def _reasons(
+    key: str,
+    graph: Graph,
+    st: AssetState | None,
+    assets: Mapping[str, AssetState],
+    code: CodeVersion,
+    source_versions: Mapping[str, str],
+    will_run: set[str],
+) -> tuple[Reason, ...]:
+    out: list[Reason] = []
+    if st is not None and st.last_status == "failed":
+        out.append(Reason(LAST_ATTEMPT_FAILED, "the latest attempt failed"))
+    if st is None or not st.published:
+        out.insert(0, Reason(NEVER_MATERIALIZED, "no published version yet"))
+        return tuple(out)
+    if st.code_version != code.version:
+        what = diff_parts(st.code_parts, code.as_mapping())
+        out.append(Reason(CODE_CHANGED, "; ".join(what)))
+    recorded = st.input_versions
+    for up in graph.upstream[key]:
+        old = recorded.get(up)
+        if graph.is_source(up):
+            new = source_versions.get(up)
+            if new != old:
+                out.append(
+                    Reason(SOURCE_CHANGED, f"{up}: {_short(old)} -> {_short(new)}", upstream=up)
+                )
+        elif up in will_run:
+            out.append(Reason(UPSTREAM_WILL_CHANGE, f"{up} is in this plan", upstream=up))
+        else:
+            ust = assets.get(up)
+            new = ust.data_version if ust is not None else None
+            if new != old and new is not None:
+                out.append(
+                    Reason(UPSTREAM_CHANGED, f"{up}: {_short(old)} -> {_short(new)}", upstream=up)
+                )
+    return tuple(out)
+
+
+def _short(v: str | None) -> str:
+    return v[:12] if v else "none"
+
+
+def still_needed(
+    step: Step, recorded_inputs: Mapping[str, str], current: Mapping[str, str]
+) -> bool:
+    """Early cutoff: does ``step`` still need to run now that its upstreams ran?
+
+    A step planned only because upstreams in the plan would change is not needed
+    when each of those upstreams published the same data version it was built from.
+    """
+    if not step.only_waits_on_upstreams():
+        return True
+    return any(
+        current.get(r.upstream) != recorded_inputs.get(r.upstream)  # type: ignore[arg-type]
+        for r in step.reasons
+    )
+
+
+def reasons_json(reasons: tuple[Reason, ...]) -> str:
+    return json.dumps([r.as_dict() for r in reasons])

@@ -1,0 +1,296 @@
+"""A project: a folder whose ``pyproject.toml`` has a ``[tool.assets]`` table.
+
+Loading a project reads that table, imports the listed modules (from the project
+folder), collects the definitions they hold, builds the graph and computes the
+code version of every asset.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pickle
+import pkgutil
+import sys
+import tomllib
+import traceback
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from assets_core.code_version import CodeVersion, Fingerprinter, digest
+from assets_core.definitions import AssetDef, Definition, SourceDef, definition_of
+from assets_core.errors import DefinitionError, ProjectError
+from assets_core.graph import Graph
+
+DEFAULT_CATALOG = "sqlite:///.assets/catalog.db"
+DEFAULT_STORE = ".assets/store"
+_KNOWN_KEYS = {"modules", "sql_paths", "catalog", "store", "engines", "pools", "openlineage"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProjectConfig:
+    root: Path
+    modules: tuple[str, ...]
+    catalog_url: str
+    store_path: Path
+    raw: dict[str, Any]
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / ".assets"
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` whose pyproject.toml has [tool.assets]."""
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        pp = d / "pyproject.toml"
+        if pp.is_file() and "[tool.assets" in pp.read_text(encoding="utf-8", errors="replace"):
+            return d
+    raise ProjectError(
+        f"no assets project at or above {here}",
+        hint="run inside a project folder, pass -p/--project DIR, or add a [tool.assets] "
+        'table with modules = ["defs"] to a pyproject.toml',
+    )
+
+
+def read_config(root: Path) -> ProjectConfig:
+    root = root.resolve()
+    pp = root / "pyproject.toml"
+    if not pp.is_file():
+        raise ProjectError(
+            f"{root} has no pyproject.toml",
+            hint='create one with a [tool.assets] table, e.g. modules = ["defs"]',
+        )
+    try:
+        data = tomllib.loads(pp.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ProjectError(f"{pp}: {e}") from None
+    raw = data.get("tool", {}).get("assets")
+    if not isinstance(raw, dict):
+        raise ProjectError(
+            f"{pp} has no [tool.assets] table",
+            hint='add:\n[tool.assets]\nmodules = ["defs"]',
+        )
+    unknown = set(raw) - _KNOWN_KEYS
+    if unknown:
+        raise ProjectError(
+            f"{pp}: unknown key(s) in [tool.assets]: {', '.join(sorted(unknown))}",
+            hint="known keys: " + ", ".join(sorted(_KNOWN_KEYS)),
+        )
+    modules = raw.get("modules", [])
+    if isinstance(modules, str) or not all(isinstance(m, str) for m in modules):
+        raise ProjectError(
+            f'{pp}: [tool.assets] modules must be a list of module names, e.g. ["defs"]'
+        )
+    url = os.environ.get("ASSETS_CATALOG_URL") or raw.get("catalog") or DEFAULT_CATALOG
+    store = Path(raw.get("store", DEFAULT_STORE))
+    return ProjectConfig(
+        root=root,
+        modules=tuple(modules),
+        catalog_url=_anchor_sqlite(url, root),
+        store_path=store if store.is_absolute() else root / store,
+        raw=raw,
+    )
+
+
+def _anchor_sqlite(url: str, root: Path) -> str:
+    """Resolve a relative SQLite path against the project folder, not the cwd."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/"):
+        rel = url[len(prefix) :]
+        if rel and rel != ":memory:" and not rel.startswith(":"):
+            return prefix + str(root / rel)
+    return url
+
+
+def _user_traceback(exc: BaseException) -> str:
+    """The traceback of ``exc`` without assets-core's or importlib's frames."""
+    here = str(Path(__file__).resolve().parent)
+    tb = traceback.extract_tb(exc.__traceback__)
+    frames = [f for f in tb if not f.filename.startswith(here) and "importlib" not in f.filename]
+    lines = traceback.format_list(frames) + traceback.format_exception_only(type(exc), exc)
+    return "".join(lines).rstrip()
+
+
+def _forget_modules(names: Iterable[str]) -> None:
+    for name in names:
+        for m in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+            del sys.modules[m]
+
+
+def import_modules(root: Path, names: Iterable[str]) -> list[ModuleType]:
+    """Import ``names`` (and, for packages, every submodule) from ``root``."""
+    names = list(names)
+    _forget_modules(names)
+    root_s = str(root)
+    if root_s not in sys.path:
+        sys.path.insert(0, root_s)
+    importlib.invalidate_caches()
+    out: list[ModuleType] = []
+    for name in names:
+        try:
+            mod = importlib.import_module(name)
+            out.append(mod)
+            if hasattr(mod, "__path__"):
+                for info in pkgutil.walk_packages(mod.__path__, prefix=name + "."):
+                    out.append(importlib.import_module(info.name))
+        except ModuleNotFoundError as e:
+            if e.name and (e.name == name or name.startswith(e.name + ".")):
+                raise ProjectError(
+                    f"module {name!r} listed in [tool.assets] modules is not in {root}",
+                    hint=f"create {root / (name.replace('.', '/') + '.py')} or fix the name",
+                ) from None
+            raise DefinitionError(
+                f"importing {name} failed:\n{_user_traceback(e)}",
+                hint=f"install the missing package '{e.name}'",
+            ) from None
+        except DefinitionError:
+            raise
+        except Exception as e:  # user code at import time can raise anything
+            raise DefinitionError(
+                f"importing {name} failed:\n{_user_traceback(e)}",
+                hint="fix the error above in your definitions",
+            ) from None
+    return out
+
+
+def collect(modules: Iterable[ModuleType]) -> list[Definition]:
+    """Every definition held by a module-level name, in module then file order."""
+    seen: set[int] = set()
+    out: list[Definition] = []
+    for mod in modules:
+        for obj in list(vars(mod).values()):
+            d = definition_of(obj)
+            if d is not None and id(d) not in seen:
+                seen.add(id(d))
+                out.append(d)
+    return out
+
+
+class Project:
+    """A loaded project: config, definitions, graph and code versions."""
+
+    def __init__(
+        self, config: ProjectConfig, graph: Graph, code_versions: dict[str, CodeVersion]
+    ) -> None:
+        self.config = config
+        self.graph = graph
+        self.code_versions = code_versions
+
+    @property
+    def root(self) -> Path:
+        return self.config.root
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> Project:
+        root = find_root() if path is None else Path(path)
+        if not (root / "pyproject.toml").is_file():
+            raise ProjectError(
+                f"{root} is not an assets project (no pyproject.toml)",
+                hint="pass the folder that holds the project's pyproject.toml",
+            )
+        config = read_config(root)
+        defs = collect(import_modules(config.root, config.modules))
+        defs.extend(_sql_definitions(config))
+        graph = Graph.build(defs)
+        return cls(config, graph, _code_versions(config, graph))
+
+    def definitions_snapshot(self) -> dict[str, Any]:
+        """The definitions as recorded with each run (JSON-ready)."""
+        g = self.graph
+        out: dict[str, Any] = {}
+        for k in g.order:
+            d = g.defs[k]
+            out[k] = {
+                "kind": d.kind,
+                "group": d.group,
+                "tags": sorted(d.tags),
+                "upstream": list(g.upstream[k]),
+                "deps": list(g.order_deps[k]),
+                "file": _relative(d.location.file, self.root),
+                "line": d.location.line,
+                "code_version": self.code_versions[k].version if k in self.code_versions else None,
+            }
+        return out
+
+
+def _relative(file: str, root: Path) -> str:
+    try:
+        return str(Path(file).resolve().relative_to(root))
+    except ValueError:
+        return file
+
+
+def _sql_definitions(config: ProjectConfig) -> list[Definition]:
+    return []
+
+
+# -- code versions, cached by the content of the files they came from -------------------
+_CACHE_NAME = "code_versions.pickle"
+
+
+def _code_versions(config: ProjectConfig, graph: Graph) -> dict[str, CodeVersion]:
+    cache_path = config.state_dir / "cache" / _CACHE_NAME
+    try:
+        cache: dict[str, Any] = pickle.loads(cache_path.read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
+        cache = {}
+    file_stamps: dict[str, str | None] = {}
+
+    def stamp(file: str) -> str | None:
+        got = file_stamps.get(file, "?")
+        if got == "?":
+            try:
+                got = digest(Path(file).read_bytes())
+            except OSError:
+                got = None
+            file_stamps[file] = got
+        return got
+
+    fp: Fingerprinter | None = None
+    out: dict[str, CodeVersion] = {}
+    fresh: dict[str, Any] = {}
+    for key in graph.order:
+        d = graph.defs[key]
+        if isinstance(d, SourceDef):
+            continue
+        if not isinstance(d, AssetDef):
+            out[key] = getattr(d, "code", None) or CodeVersion.pinned("")
+            continue
+        if d.code_version is not None:
+            out[key] = CodeVersion.pinned(d.code_version)
+            continue
+        own = d.fn.__code__.co_filename
+        hit = cache.get(key)
+        if (
+            hit is not None
+            and hit[0] == own
+            and hit[1] == d.fn.__code__.co_firstlineno
+            and all(stamp(f) == s for f, s in hit[2])
+        ):
+            out[key] = hit[3]
+            fresh[key] = hit
+            continue
+        if fp is None:
+            fp = Fingerprinter(config.root)
+        cv = fp.version_of(d.fn)
+        files = sorted(fp.files_of(cv) | {own})
+        fresh[key] = (own, d.fn.__code__.co_firstlineno, [(f, stamp(f)) for f in files], cv)
+        out[key] = cv
+    if fresh != cache:
+        _write_atomic(cache_path, pickle.dumps(fresh, protocol=5))
+    return out
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # the cache only saves time; a read-only project still works

@@ -1,0 +1,153 @@
+"""Stores write and read asset values.
+
+Values are content-addressed: the data version is the hash of the stored bytes
+(parquet for pandas and polars frames, pickle otherwise), so equal content gets
+the same version in any process, and versions sit side by side. A file is
+written to a temporary name, fsynced and renamed; nothing points at it until the
+catalog publishes it. Small pickled values live inline in the catalog and are
+published in the same transaction as their record.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assets_core.code_version import digest
+from assets_core.errors import MissingExtraError, StoreError
+
+INLINE_LIMIT = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Staged:
+    """A value written to the store but not yet published."""
+
+    data_version: str
+    ref: str  # "<format>:<location>"
+    inline: bytes | None
+    rows: int | None
+    columns: list[tuple[str, str]] | None
+
+
+def _frame_kind(value: Any) -> str | None:
+    mod = type(value).__module__
+    if type(value).__name__ != "DataFrame":
+        return None
+    if mod.startswith("pandas"):
+        return "pandas"
+    if mod.startswith("polars"):
+        return "polars"
+    return None
+
+
+def _pyarrow(purpose: str) -> Any:
+    try:
+        import pyarrow
+        import pyarrow.parquet  # noqa: F401
+    except ImportError:
+        raise MissingExtraError("pyarrow", "pandas", purpose) from None
+    return pyarrow
+
+
+def _parquet_bytes(value: Any, kind: str) -> tuple[bytes, int, list[tuple[str, str]]]:
+    pa = _pyarrow(f"storing a {kind} DataFrame as parquet")
+    if kind == "pandas":
+        table = pa.Table.from_pandas(value)
+        columns = [(str(c), str(value[c].dtype)) for c in value.columns]
+    else:
+        table = value.to_arrow()
+        columns = [(c, str(d)) for c, d in value.schema.items()]
+    buf = io.BytesIO()
+    pa.parquet.write_table(table, buf)
+    return buf.getvalue(), len(value), columns
+
+
+class FileStore:
+    """Parquet and pickle files under ``root``, small values inline in the catalog."""
+
+    def __init__(self, root: Path, inline_reader: Callable[[str], bytes | None]) -> None:
+        self.root = Path(root)
+        self._inline_reader = inline_reader
+
+    def stage(self, key: str, value: Any) -> Staged:
+        kind = _frame_kind(value)
+        if kind is not None:
+            data, rows, columns = _parquet_bytes(value, kind)
+            dv = digest(kind.encode() + b"\0" + data)
+            rel = f"{key}/{dv}.{kind}.parquet"
+            self._write(rel, data)
+            return Staged(dv, f"{kind}:{rel}", None, rows, columns)
+        try:
+            data = pickle.dumps(value, protocol=5)
+        except Exception as e:  # pickling user objects can raise anything
+            raise StoreError(
+                f"asset {key} returned a {type(value).__name__}, which cannot be pickled: {e}",
+                hint="return a DataFrame, or a picklable object",
+            ) from None
+        dv = digest(b"pickle\0" + data)
+        rows = len(value) if isinstance(value, list | tuple | dict) else None
+        if len(data) <= INLINE_LIMIT:
+            return Staged(dv, f"blob:{dv}", data, rows, None)
+        rel = f"{key}/{dv}.pickle"
+        self._write(rel, data)
+        return Staged(dv, f"pickle:{rel}", None, rows, None)
+
+    def _write(self, rel: str, data: bytes) -> None:
+        final = self.root / rel
+        if final.exists() and final.stat().st_size == len(data):
+            return  # content-addressed: the same version is already there
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".staging-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, final)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        dfd = os.open(final.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+    def load(self, key: str, ref: str) -> Any:
+        fmt, _, loc = ref.partition(":")
+        if fmt == "blob":
+            data = self._inline_reader(loc)
+            if data is None:
+                raise StoreError(
+                    f"the published value of {key} ({loc}) is missing from the catalog"
+                )
+            return pickle.loads(data)
+        path = self.root / loc
+        if not path.exists():
+            raise StoreError(
+                f"the published value of {key} is missing: {path}",
+                hint=f"rematerialize it: assets materialize {key} --force",
+            )
+        if fmt == "pickle":
+            return pickle.loads(path.read_bytes())
+        if fmt == "pandas":
+            pa = _pyarrow("reading a pandas DataFrame from parquet")
+            return pa.parquet.read_table(path).to_pandas()
+        if fmt == "polars":
+            try:
+                import polars as pl
+            except ImportError:
+                raise MissingExtraError("polars", "polars", f"reading {key}") from None
+            return pl.read_parquet(path)
+        raise StoreError(f"unknown value format {fmt!r} for {key}")
+
+    def path_of(self, ref: str) -> Path | None:
+        fmt, _, loc = ref.partition(":")
+        return None if fmt == "blob" else self.root / loc
