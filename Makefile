@@ -1,0 +1,81 @@
+# assets-core developer commands. GNU make; on a fresh clone only python3 is needed.
+#   make demo    build the bi_dashboard example, show that nothing is stale, show status
+#   make test    lint, format check and the test suite (installs missing system packages as root)
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --quiet --disable-pip-version-check
+RUFF := $(VENV)/bin/ruff
+ASSETS := $(VENV)/bin/assets
+EXAMPLE := example_projects/bi_dashboard
+
+# Installs are recorded in stamp files inside the venv and redone when pyproject.toml changes.
+STAMP_ALL := $(VENV)/.installed-all
+STAMP_DEV := $(VENV)/.installed-dev
+
+.PHONY: help .venv demo test sysdeps lint format bench clean
+
+help:
+	@echo "make demo     install (.[all]) and materialize, plan, status the bi_dashboard example"
+	@echo "make test     install (.[dev]) and system packages, ruff check, ruff format --check, pytest"
+	@echo "make bench    run the W1 benchmark workload"
+	@echo "make lint     ruff check and ruff format --check"
+	@echo "make format   ruff format and ruff check --fix"
+	@echo "make clean    remove the examples' .assets folders"
+
+.venv: $(PY)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+$(STAMP_ALL): pyproject.toml | $(PY)
+	$(PIP) install -e '.[all]'
+	@touch $@
+
+$(STAMP_DEV): pyproject.toml | $(PY)
+	$(PIP) install -e '.[dev]'
+	@touch $@
+
+demo: $(STAMP_ALL)
+	$(ASSETS) -p $(EXAMPLE) materialize
+	$(ASSETS) -p $(EXAMPLE) plan
+	$(ASSETS) -p $(EXAMPLE) status
+
+# graphviz provides `dot` (lineage rendering); PostgreSQL server binaries back the catalog tests.
+sysdeps:
+	@missing=""; \
+	command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
+	if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		missing="$$missing postgresql"; \
+	fi; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing system packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else \
+		echo "warning: missing system packages:$$missing (install them, e.g. sudo apt-get install$$missing); tests that need them will fail" >&2; \
+	fi
+
+test: $(STAMP_DEV) sysdeps
+	$(RUFF) check .
+	$(RUFF) format --check .
+	$(PY) -m pytest -n 2 -q
+
+bench: $(STAMP_DEV)
+	$(PY) bench/run.py --workload W1 --n 1000 --measure import build full noop incremental --repeats 3
+
+lint: $(STAMP_DEV)
+	$(RUFF) check .
+	$(RUFF) format --check .
+
+format: $(STAMP_DEV)
+	$(RUFF) format .
+	$(RUFF) check --fix .
+
+clean:
+	rm -rf example_projects/*/.assets

@@ -1,0 +1,75 @@
+"""Staging: the raw exports, typed, deduplicated and made consistent.
+
+Ad spend is cleaned with polars, leads and orders with pandas; the framework
+stores either kind of frame as parquet and hands it back as the same kind.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import polars as pl
+
+from assets_core import asset
+from bi_dashboard_defs.fx import to_usd
+
+AD_EXPORT_SCHEMA = {
+    "date": pl.Date,
+    "campaign_id": pl.String,
+    "channel": pl.String,
+    "spend": pl.Float64,
+    "clicks": pl.Int64,
+}
+
+
+@asset(key_prefix="staging")
+def ad_spend(ad_spend_google: list[Path], ad_spend_meta: list[Path]) -> pl.DataFrame:
+    """Daily spend (USD) and clicks per campaign from both ad platforms, deduplicated."""
+    frames = [
+        pl.read_csv(path, schema=AD_EXPORT_SCHEMA).with_columns(platform=pl.lit(platform))
+        for platform, paths in (("google", ad_spend_google), ("meta", ad_spend_meta))
+        for path in paths
+    ]
+    return (
+        pl.concat(frames)
+        .with_columns(pl.col("campaign_id").str.strip_chars().str.to_uppercase())
+        .unique(maintain_order=True)
+        .select("date", "platform", "campaign_id", "channel", "spend", "clicks")
+        .sort("date", "platform", "campaign_id")
+    )
+
+
+@asset(key_prefix="staging")
+def campaigns(ad_spend: pl.DataFrame) -> pl.DataFrame:
+    """One row per campaign: its platform, channel, active days and total spend."""
+    return (
+        ad_spend.group_by("campaign_id", "platform", "channel")
+        .agg(
+            first_day=pl.col("date").min(),
+            last_day=pl.col("date").max(),
+            spend=pl.col("spend").sum().round(2),
+        )
+        .sort("campaign_id")
+    )
+
+
+@asset(key_prefix="staging", tags=["pii"])
+def leads(crm_leads: list[Path]) -> pd.DataFrame:
+    """CRM leads with parsed timestamps and normalized campaign ids (missing = organic)."""
+    df = pd.concat([pd.read_csv(p, dtype={"campaign_id": "str"}) for p in crm_leads])
+    df["campaign_id"] = df["campaign_id"].str.strip().str.upper()
+    df["created_at"] = pd.to_datetime(df["created_at"])
+    df = df.drop_duplicates()
+    return df.sort_values(["created_at", "lead_id"]).reset_index(drop=True)
+
+
+@asset(key_prefix="staging")
+def orders(shop_orders: list[Path]) -> pd.DataFrame:
+    """Real orders (test orders of amount 0 and duplicate rows dropped), with ``amount_usd``."""
+    df = pd.concat([pd.read_csv(p) for p in shop_orders])
+    df["order_date"] = pd.to_datetime(df["order_date"])
+    df = df.drop_duplicates("order_id")
+    df = df[df["amount"] > 0].copy()
+    df["amount_usd"] = to_usd(df["amount"], df["currency"])
+    return df.sort_values("order_id").reset_index(drop=True)
