@@ -64,9 +64,13 @@ def digest(data: bytes | str, size: int = 16) -> str:
     return hashlib.blake2b(data, digest_size=size).hexdigest()
 
 
-def _strip_docstrings(tree: ast.AST) -> None:
+def _strip_docstrings(tree: ast.AST) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    """Drop every docstring in ``tree`` (in place); return the functions found on the way."""
+    functions: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Module):
+            if not isinstance(node, ast.ClassDef | ast.Module):
+                functions.append(node)
             body = node.body
             if (
                 body
@@ -75,6 +79,7 @@ def _strip_docstrings(tree: ast.AST) -> None:
                 and isinstance(body[0].value.value, str)
             ):
                 node.body = body[1:] or [ast.Pass()]
+    return functions
 
 
 @dataclass(slots=True)
@@ -111,6 +116,8 @@ class Fingerprinter:
         self._root_s = str(self.root) + os.sep
         self._files: dict[str, _ModuleIndex | None] = {}
         self._in_project: dict[str, bool] = {}
+        self._rels: dict[str, str] = {}
+        self._refs: dict[int, list[tuple[str, str | None]]] = {}
 
     # -- public -------------------------------------------------------------------------
     def version_of(self, fn: Callable[..., Any]) -> CodeVersion:
@@ -149,13 +156,11 @@ class Fingerprinter:
         except (OSError, SyntaxError, ValueError):
             self._files[filename] = None
             return None
-        _strip_docstrings(tree)
         by_line: dict[int, ast.FunctionDef | ast.AsyncFunctionDef] = {}
-        for node in ast.walk(tree):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-                by_line[first] = node
-                by_line.setdefault(node.lineno, node)
+        for node in _strip_docstrings(tree):
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            by_line[first] = node
+            by_line.setdefault(node.lineno, node)
         top: dict[str, ast.AST] = {}
         imports: dict[str, tuple[str, str]] = {}
         for node in tree.body:
@@ -176,10 +181,14 @@ class Fingerprinter:
         return idx
 
     def _rel(self, filename: str) -> str:
-        try:
-            return str(Path(os.path.realpath(filename)).relative_to(self.root))
-        except ValueError:
-            return filename
+        got = self._rels.get(filename)
+        if got is None:
+            try:
+                got = str(Path(os.path.realpath(filename)).relative_to(self.root))
+            except ValueError:
+                got = filename
+            self._rels[filename] = got
+        return got
 
     def _function_part(
         self, fn: Callable[..., Any], parts: dict[str, CodePart], *, top: bool = False
@@ -210,7 +219,10 @@ class Fingerprinter:
         idx: _ModuleIndex,
         parts: dict[str, CodePart],
     ) -> None:
-        for ref, attr in _references(node):
+        refs = self._refs.get(id(node))
+        if refs is None:
+            refs = self._refs[id(node)] = list(_references(node))
+        for ref, attr in refs:
             if ref not in env:
                 continue
             value = env[ref]
@@ -280,15 +292,19 @@ def _references(node: ast.AST) -> Iterator[tuple[str, str | None]]:
     """(name, attribute) for every global-looking name read in ``node``."""
     attr_of: dict[int, str] = {}
     local: set[str] = set()
+    loads: list[ast.Name] = []
     for n in ast.walk(node):
-        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name):
+        if isinstance(n, ast.Name):
+            if isinstance(n.ctx, ast.Load):
+                loads.append(n)
+            else:
+                local.add(n.id)
+        elif isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name):
             attr_of[id(n.value)] = n.attr
         elif isinstance(n, ast.arg):
             local.add(n.arg)
-        elif isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load):
-            local.add(n.id)
-    for n in ast.walk(node):
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id not in local:
+    for n in loads:
+        if n.id not in local:
             yield n.id, attr_of.get(id(n))
 
 

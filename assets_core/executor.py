@@ -135,26 +135,27 @@ def execute(
     results: list[StepResult] = []
     total = len(steps)
     try:
-        for i, step in enumerate(steps):
-            if listener is not None:
-                listener.step_started(step.key, i, total)
-            res = _run_step(
-                project, step, catalog, store, state, run_id, current, refs,
-                memory, source_values, broken,
-            )  # fmt: skip
-            results.append(res)
-            if res.status != "success" and res.reason != SKIP_UNCHANGED_UPSTREAM:
-                broken.add(step.key)
-            for u in g.upstream[step.key]:
-                n = readers.get(u)
-                if n is not None:
-                    readers[u] = n - 1
-                    if n == 1:
-                        memory.pop(u, None)
-            if readers.get(step.key, 0) == 0:
-                memory.pop(step.key, None)
-            if listener is not None:
-                listener.step_finished(res, i, total)
+        with catalog.group_commit():
+            for i, step in enumerate(steps):
+                if listener is not None:
+                    listener.step_started(step.key, i, total)
+                res = _run_step(
+                    project, step, catalog, store, state, run_id, current, refs,
+                    memory, source_values, broken,
+                )  # fmt: skip
+                results.append(res)
+                if res.status != "success" and res.reason != SKIP_UNCHANGED_UPSTREAM:
+                    broken.add(step.key)
+                for u in g.upstream[step.key]:
+                    n = readers.get(u)
+                    if n is not None:
+                        readers[u] = n - 1
+                        if n == 1:
+                            memory.pop(u, None)
+                if readers.get(step.key, 0) == 0:
+                    memory.pop(step.key, None)
+                if listener is not None:
+                    listener.step_finished(res, i, total)
     except BaseException:
         catalog.finish_run(run_id, "interrupted", _counts(results))
         raise

@@ -7,6 +7,7 @@ code version of every asset.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import pickle
@@ -218,6 +219,7 @@ class Project:
         return out
 
 
+@functools.lru_cache(maxsize=4096)
 def _relative(file: str, root: Path) -> str:
     try:
         return str(Path(file).resolve().relative_to(root))

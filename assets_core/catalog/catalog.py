@@ -8,7 +8,8 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,11 @@ _UPDATE_PUBLISHED = (
         last_attempt_at=bindparam("last_attempt_at"),
     )
 )
+# Statements built once: SQLAlchemy then compiles each a single time.
+_INSERT_MAT = insert(t.materializations)
+_INSERT_STATE = insert(t.asset_state)
+_INSERT_BLOB = insert(t.blobs)
+_HAVE_BLOB = select(t.blobs.c.data_version).where(t.blobs.c.data_version == bindparam("dv"))
 _UPDATE_ATTEMPT = (
     update(t.asset_state)
     .where(t.asset_state.c.key == bindparam("k"))
@@ -97,12 +103,106 @@ _UPDATE_ATTEMPT = (
 )
 
 
+_PUBLISH_COLS = (
+    "materialization_id",
+    "data_version",
+    "code_version",
+    "code_parts",
+    "input_versions",
+    "value_ref",
+    "published_at",
+    "last_status",
+    "last_attempt_id",
+    "last_attempt_at",
+)
+_ATTEMPT_COLS = ("last_status", "last_attempt_id", "last_attempt_at")
+
+
+def _upserts(dialect: str) -> tuple[Any, Any, Any] | None:
+    """(blob insert-if-absent, publish upsert, attempt upsert) where the dialect has them."""
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dinsert
+    elif dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dinsert
+    else:
+        return None
+    blob = dinsert(t.blobs).on_conflict_do_nothing(index_elements=["data_version"])
+    out = []
+    for cols in (_PUBLISH_COLS, _ATTEMPT_COLS):
+        stmt = dinsert(t.asset_state)
+        out.append(
+            stmt.on_conflict_do_update(
+                index_elements=["key"], set_={c: stmt.excluded[c] for c in cols}
+            )
+        )
+    return blob, out[0], out[1]
+
+
 class Catalog:
     """A connection to the catalog database."""
 
     def __init__(self, engine: Engine, url: str) -> None:
         self.engine = engine
         self.url = url
+        self._upserts = _upserts(engine.dialect.name)
+        self._group: _Group | None = None
+
+    @contextmanager
+    def group_commit(self, window_s: float = 0.02) -> Iterator[None]:
+        """Within this block, records share transactions of at most ``window_s`` seconds.
+
+        Each transaction is still short and atomic: a crash loses at most the records of
+        the last window, whose values were staged but never published.
+        """
+        conn = self.engine.connect()
+        self._group = _Group(conn, window_s)
+        try:
+            yield
+        finally:
+            self._group = None
+            try:
+                if conn.in_transaction():
+                    conn.commit()
+            finally:
+                conn.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        group = self._group
+        if group is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        conn = group.conn
+        if not conn.in_transaction():
+            conn.begin()
+            group.opened = time.perf_counter()
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        if time.perf_counter() - group.opened >= group.window_s:
+            conn.commit()
+
+    def _put_blob(self, conn: Any, data_version: str | None, body: bytes) -> None:
+        row = {"data_version": data_version, "body": body}
+        if self._upserts is not None:
+            conn.execute(self._upserts[0], row)
+        elif conn.execute(_HAVE_BLOB, {"dv": data_version}).first() is None:
+            conn.execute(_INSERT_BLOB, row)
+
+    def _put_state(self, conn: Any, params: dict[str, Any], published: bool) -> None:
+        if self._upserts is not None:
+            row = {k: v for k, v in params.items() if k != "k"}
+            row["key"] = params["k"]
+            conn.execute(self._upserts[1 if published else 2], row)
+            return
+        stmt = _UPDATE_PUBLISHED if published else _UPDATE_ATTEMPT
+        if conn.execute(stmt, params).rowcount == 0:
+            row = {k: v for k, v in params.items() if k != "k"}
+            row["key"] = params["k"]
+            conn.execute(_INSERT_STATE, row)
 
     # -- opening ------------------------------------------------------------------------
     @classmethod
@@ -303,18 +403,12 @@ class Catalog:
             "columns": dumps(rec.columns) if rec.columns is not None else None,
             "error": rec.error,
         }
-        with self.engine.begin() as conn:
-            mid = conn.execute(insert(t.materializations).values(**values)).inserted_primary_key[0]
+        with self._transaction() as conn:
+            mid = conn.execute(_INSERT_MAT, values).inserted_primary_key[0]
             if rec.status == "skipped":
                 return mid
             if rec.inline is not None:
-                have = conn.execute(
-                    select(t.blobs.c.data_version).where(t.blobs.c.data_version == rec.data_version)
-                ).first()
-                if have is None:
-                    conn.execute(
-                        insert(t.blobs).values(data_version=rec.data_version, body=rec.inline)
-                    )
+                self._put_blob(conn, rec.data_version, rec.inline)
             now = rec.ended_at or time.time()
             if rec.status == "success":
                 params = {
@@ -330,7 +424,7 @@ class Catalog:
                     "last_attempt_id": mid,
                     "last_attempt_at": now,
                 }
-                stmt = _UPDATE_PUBLISHED
+                published = True
             else:
                 params = {
                     "k": rec.key,
@@ -338,10 +432,8 @@ class Catalog:
                     "last_attempt_id": mid,
                     "last_attempt_at": now,
                 }
-                stmt = _UPDATE_ATTEMPT
-            if conn.execute(stmt, params).rowcount == 0:
-                row = {k: v for k, v in params.items() if k != "k"}
-                conn.execute(insert(t.asset_state).values(key=rec.key, **row))
+                published = False
+            self._put_state(conn, params, published)
         return mid
 
     def finish_run(self, run_id: str, status: str, counts: Mapping[str, int]) -> None:
@@ -387,6 +479,13 @@ class Catalog:
                         )
                     )
         return dead
+
+
+@dataclass(slots=True)
+class _Group:
+    conn: Any
+    window_s: float
+    opened: float = 0.0
 
 
 def _os_user() -> str:
