@@ -227,9 +227,13 @@ class Fingerprinter:
                 continue
             value = env[ref]
             if isinstance(value, ModuleType):
-                if attr is None:
-                    continue
-                self._object(getattr(value, attr, None), attr, value.__dict__, parts)
+                # `pkg.mod.fn`: walk through submodules to the first object that is not one
+                for a in attr.split(".") if attr else ():
+                    obj = getattr(value, a, None)
+                    if not isinstance(obj, ModuleType):
+                        self._object(obj, a, value.__dict__, parts)
+                        break
+                    value = obj
             else:
                 self._object(value, ref, env, parts, home=idx)
 
@@ -289,7 +293,7 @@ class Fingerprinter:
 
 
 def _references(node: ast.AST) -> Iterator[tuple[str, str | None]]:
-    """(name, attribute) for every global-looking name read in ``node``."""
+    """(name, dotted attributes) for every global-looking name read in ``node``."""
     attr_of: dict[int, str] = {}
     local: set[str] = set()
     loads: list[ast.Name] = []
@@ -299,8 +303,13 @@ def _references(node: ast.AST) -> Iterator[tuple[str, str | None]]:
                 loads.append(n)
             else:
                 local.add(n.id)
-        elif isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name):
-            attr_of[id(n.value)] = n.attr
+        elif isinstance(n, ast.Attribute):
+            chain, base = [n.attr], n.value
+            while isinstance(base, ast.Attribute):
+                chain.append(base.attr)
+                base = base.value
+            if isinstance(base, ast.Name):  # walk() meets the longest chain first
+                attr_of.setdefault(id(base), ".".join(reversed(chain)))
         elif isinstance(n, ast.arg):
             local.add(n.arg)
     for n in loads:
