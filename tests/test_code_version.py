@@ -1,0 +1,406 @@
+"""Code versions: fingerprints of normalized code, including project helpers, nothing else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assets_core.code_version import CodeVersion, diff_parts
+
+BASE = '''
+from assets_core import asset
+
+@asset
+def orders():
+    return [3, 1, 2]
+
+@asset
+def total(orders):
+    """Sum of all orders."""
+    return sum(orders)
+'''
+
+# The same code: other layout, comments, docstrings, decorators spelled differently.
+REFORMATTED = '''
+"""A module docstring that was not there before."""
+from assets_core import asset   # the decorator
+
+
+@asset()
+def orders(
+):
+    # three orders, unsorted
+    return [ 3,
+             1,
+             2 ]
+
+
+@asset
+def total(orders):
+    """Sum of all orders (the docstring changed too)."""
+
+    return sum( orders )   # a trailing comment
+'''
+
+CHANGED_BODY = BASE.replace("return sum(orders)", "return sum(orders) * 2")
+
+HELPERS = {
+    "lib/__init__.py": "",
+    "lib/helpers.py": """
+        def inner(x):
+            return x + 1
+
+
+        def outer(x):
+            return inner(x) * 2
+
+
+        def unused(x):
+            return x
+    """,
+    "defs.py": """
+        from assets_core import asset
+        from lib.helpers import outer
+
+        @asset
+        def a():
+            return 1
+
+        @asset
+        def uses_helper(a):
+            return outer(a)
+
+        @asset
+        def other(a):
+            return a + 10
+    """,
+}
+
+
+def versions(project) -> dict[str, str]:
+    return {k: v.version for k, v in project.code_versions.items()}
+
+
+def test_reformatting_comments_and_docstrings_do_not_change_the_version(
+    make_project, write_file, load_project
+) -> None:
+    root = make_project({"defs.py": BASE})
+    before = versions(load_project(root))
+    write_file(root / "defs.py", REFORMATTED)
+    after = versions(load_project(root))
+    assert before == after
+
+
+def test_changing_the_body_changes_only_that_assets_version(
+    make_project, write_file, load_project
+) -> None:
+    root = make_project({"defs.py": BASE})
+    before = load_project(root).code_versions
+    write_file(root / "defs.py", CHANGED_BODY)
+    after = load_project(root).code_versions
+    assert before["total"].version != after["total"].version
+    assert before["orders"].version == after["orders"].version
+
+
+def test_a_helper_two_calls_deep_in_another_module_is_part_of_the_version(
+    make_project, load_project
+) -> None:
+    root = make_project(HELPERS, modules=["defs"])
+    cv = load_project(root).code_versions["uses_helper"]
+    parts = {p.name: p.file for p in cv.parts}
+    assert cv.parts[0].name == "defs.uses_helper"
+    assert parts == {
+        "defs.uses_helper": "defs.py",
+        "lib.helpers.outer": str(Path("lib/helpers.py")),
+        "lib.helpers.inner": str(Path("lib/helpers.py")),
+    }
+
+
+def test_editing_a_deep_helper_changes_exactly_the_assets_that_use_it(
+    make_project, write_file, load_project
+) -> None:
+    root = make_project(HELPERS, modules=["defs"])
+    before = load_project(root).code_versions
+    text = (root / "lib/helpers.py").read_text().replace("return x + 1", "return x + 2")
+    write_file(root / "lib/helpers.py", text)
+    after = load_project(root).code_versions
+    changed = {k for k in before if before[k].version != after[k].version}
+    assert changed == {"uses_helper"}
+    assert diff_parts(before["uses_helper"].as_mapping(), after["uses_helper"].as_mapping()) == [
+        f"lib.helpers.inner changed ({Path('lib/helpers.py')})"
+    ]
+
+
+def test_editing_an_unused_function_in_a_helper_module_changes_nothing(
+    make_project, write_file, load_project
+) -> None:
+    root = make_project(HELPERS, modules=["defs"])
+    before = versions(load_project(root))
+    text = (root / "lib/helpers.py").read_text().replace("return x\n", "return x * 100\n")
+    write_file(root / "lib/helpers.py", text)
+    assert versions(load_project(root)) == before
+
+
+@pytest.mark.parametrize(
+    ("imports", "call"),
+    [
+        ("from lib import helpers", "helpers.outer(a)"),
+        ("from lib import helpers as h", "h.outer(a)"),
+        ("import lib.helpers as h", "h.outer(a)"),
+        ("from lib.helpers import outer as o", "o(a)"),
+        ("import lib.helpers", "lib.helpers.outer(a)"),
+    ],
+)
+def test_helpers_are_followed_however_they_are_imported(
+    make_project, load_project, imports: str, call: str
+) -> None:
+    files = dict(HELPERS)
+    files["defs.py"] = f"""
+        from assets_core import asset
+        {imports}
+
+        @asset
+        def a():
+            return 1
+
+        @asset
+        def uses_helper(a):
+            return {call}
+    """
+    root = make_project(files, modules=["defs"])
+    names = {p.name for p in load_project(root).code_versions["uses_helper"].parts}
+    assert {"lib.helpers.outer", "lib.helpers.inner"} <= names
+
+
+def test_classes_and_constants_reached_through_a_module_count(
+    make_project, write_file, load_project
+) -> None:
+    files = {
+        "lib/__init__.py": "",
+        "lib/helpers.py": """
+            FACTOR = 2
+
+
+            class Scaler:
+                def apply(self, x):
+                    return x * FACTOR
+        """,
+        "defs.py": """
+            import lib.helpers
+            from assets_core import asset
+            from lib import helpers
+
+            @asset
+            def scaled():
+                return helpers.Scaler().apply(1)
+
+            @asset
+            def factor():
+                return lib.helpers.FACTOR
+        """,
+    }
+    root = make_project(files, modules=["defs"])
+    before = load_project(root).code_versions
+    assert {p.name for p in before["scaled"].parts} == {
+        "defs.scaled",
+        "lib.helpers.Scaler",
+        "lib.helpers.FACTOR",
+    }
+    assert {p.name for p in before["factor"].parts} == {"defs.factor", "lib.helpers.FACTOR"}
+    text = (root / "lib/helpers.py").read_text().replace("FACTOR = 2", "FACTOR = 3")
+    write_file(root / "lib/helpers.py", text)
+    after = load_project(root).code_versions
+    assert after["scaled"].version != before["scaled"].version
+    assert after["factor"].version != before["factor"].version
+
+
+def test_a_module_constant_used_by_an_asset_is_part_of_its_version(
+    make_project, write_file, load_project
+) -> None:
+    src = """
+        from assets_core import asset
+
+        RATE = 1.08
+        UNUSED = 7
+
+        @asset
+        def converted():
+            return 100 * RATE
+
+        @asset
+        def plain():
+            return 100
+    """
+    root = make_project({"defs.py": src})
+    before = load_project(root).code_versions
+    assert "defs.RATE" in {p.name for p in before["converted"].parts}
+    assert "defs.UNUSED" not in {p.name for p in before["converted"].parts}
+
+    write_file(root / "defs.py", src.replace("UNUSED = 7", "UNUSED = 8"))
+    mid = load_project(root).code_versions
+    assert {k: v.version for k, v in mid.items()} == {k: v.version for k, v in before.items()}
+
+    write_file(root / "defs.py", src.replace("RATE = 1.08", "RATE = 1.10"))
+    after = load_project(root).code_versions
+    assert after["converted"].version != before["converted"].version
+    assert after["plain"].version == before["plain"].version
+    assert diff_parts(before["converted"].as_mapping(), after["converted"].as_mapping()) == [
+        "defs.RATE changed (defs.py)"
+    ]
+
+
+def test_a_constant_imported_from_another_project_module_counts(
+    make_project, write_file, load_project
+) -> None:
+    files = {
+        "settings.py": "RATE = 2\n",
+        "defs.py": """
+            from assets_core import asset
+            from settings import RATE
+
+            @asset
+            def scaled():
+                return 10 * RATE
+        """,
+    }
+    root = make_project(files, modules=["defs"])
+    before = load_project(root).code_versions["scaled"]
+    assert "settings.RATE" in {p.name for p in before.parts}
+    write_file(root / "settings.py", "RATE = 3\n")
+    assert load_project(root).code_versions["scaled"].version != before.version
+
+
+def test_a_project_class_used_by_an_asset_counts(make_project, write_file, load_project) -> None:
+    src = """
+        from assets_core import asset
+
+        class Scaler:
+            factor = 2
+
+            def apply(self, x):
+                return x * self.factor
+
+        @asset
+        def scaled():
+            return Scaler().apply(10)
+    """
+    root = make_project({"defs.py": src})
+    before = load_project(root).code_versions["scaled"]
+    assert "defs.Scaler" in {p.name for p in before.parts}
+    write_file(root / "defs.py", src.replace("factor = 2", "factor = 3"))
+    assert load_project(root).code_versions["scaled"].version != before.version
+
+
+@pytest.mark.parametrize(
+    ("imports", "call"),
+    [
+        ("import json", "json.dumps(a)"),
+        ("from json import dumps", "dumps(a)"),
+        ("import os.path", "os.path.join('x', str(a))"),
+        ("from pathlib import Path", "str(Path('x') / str(a))"),
+    ],
+)
+def test_third_party_and_stdlib_functions_are_not_part_of_the_version(
+    make_project, load_project, imports: str, call: str
+) -> None:
+    src = f"""
+        from assets_core import asset
+        {imports}
+
+        @asset
+        def a():
+            return 1
+
+        @asset
+        def uses_library(a):
+            return {call}
+    """
+    root = make_project({"defs.py": src})
+    cv = load_project(root).code_versions["uses_library"]
+    assert [p.name for p in cv.parts] == ["defs.uses_library"]
+
+
+def test_parameters_named_like_other_asset_functions_do_not_pull_them_in(
+    make_project, write_file, load_project
+) -> None:
+    src = """
+        from assets_core import asset
+
+        @asset
+        def orders():
+            return [1, 2, 3]
+
+        @asset
+        def customers():
+            return ["ana"]
+
+        @asset
+        def report(orders, customers):
+            return len(orders) + len(customers)
+    """
+    root = make_project({"defs.py": src})
+    before = load_project(root).code_versions
+    assert [p.name for p in before["report"].parts] == ["defs.report"]
+    write_file(root / "defs.py", src.replace("[1, 2, 3]", "[1, 2, 3, 4]"))
+    after = load_project(root).code_versions
+    assert after["orders"].version != before["orders"].version
+    assert after["report"].version == before["report"].version
+
+
+def test_local_variables_named_like_helpers_do_not_pull_them_in(make_project, load_project) -> None:
+    src = """
+        from assets_core import asset
+
+        def helper():
+            return 1
+
+        @asset
+        def local_only():
+            helper = 5
+            return [helper for helper in range(helper)]
+    """
+    root = make_project({"defs.py": src})
+    cv = load_project(root).code_versions["local_only"]
+    assert [p.name for p in cv.parts] == ["defs.local_only"]
+
+
+def test_a_pinned_code_version_ignores_the_body(make_project, write_file, load_project) -> None:
+    src = """
+        from assets_core import asset
+
+        @asset(code_version="v1")
+        def model():
+            return 1
+    """
+    root = make_project({"defs.py": src})
+    before = load_project(root).code_versions["model"]
+    assert before == CodeVersion.pinned("v1")
+    assert before.version == "v1"
+    write_file(root / "defs.py", src.replace("return 1", "return 2"))
+    assert load_project(root).code_versions["model"].version == "v1"
+    write_file(root / "defs.py", src.replace('"v1"', '"v2"'))
+    assert load_project(root).code_versions["model"].version == "v2"
+
+
+def test_the_version_is_the_same_in_a_new_process(make_project, cli_json) -> None:
+    root = make_project(HELPERS, modules=["defs"])
+    first = {a["key"]: a["code_version"] for a in cli_json(root, "list", "--json")["assets"]}
+    # a second process, with the code-version cache removed, computes the same versions
+    for f in (root / ".assets").rglob("*.pickle"):
+        f.unlink()
+    second = {a["key"]: a["code_version"] for a in cli_json(root, "list", "--json")["assets"]}
+    assert first == second
+    assert len(set(first.values())) == 3
+
+
+def test_diff_parts_names_added_changed_and_removed_parts() -> None:
+    old = {"m.a": ["m.py", "1"], "lib.h": ["lib/h.py", "2"], "lib.gone": ["lib/g.py", "3"]}
+    new = {"m.a": ["m.py", "1"], "lib.h": ["lib/h.py", "9"], "lib.new": ["lib/n.py", "4"]}
+    assert diff_parts(old, new) == [
+        "lib.h changed (lib/h.py)",
+        "now uses lib.new (lib/n.py)",
+        "no longer uses lib.gone (lib/g.py)",
+    ]
+    assert diff_parts(None, new) == ["code version changed"]
+    assert diff_parts(old, old) == ["code version changed"]
