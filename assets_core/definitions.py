@@ -64,6 +64,7 @@ class AssetDef:
     metadata: Mapping[str, Any]
     location: Location
     kind: str = "python"
+    checks: tuple[Any, ...] = ()  # built-in checks (assets_core.checks), run before publishing
 
     @property
     def name(self) -> str:
@@ -138,6 +139,7 @@ def asset(
     ins: Mapping[str, str] | None = None,
     code_version: str | None = None,
     metadata: Mapping[str, Any] | None = None,
+    checks: Iterable[Any] | None = None,
 ) -> Callable[[F], F]: ...
 
 
@@ -153,13 +155,15 @@ def asset(
     ins: Mapping[str, str] | None = None,
     code_version: str | None = None,
     metadata: Mapping[str, Any] | None = None,
+    checks: Iterable[Any] | None = None,
 ) -> Any:
     """Declare the decorated function as an asset.
 
     Each parameter names an upstream asset or source (by the last part of its key,
     or explicitly through ``ins={"param": "some/key"}``); ``deps`` adds upstreams
     that only order the run. ``code_version`` pins the code version instead of
-    deriving it from the function's normalized code.
+    deriving it from the function's normalized code. ``checks`` lists built-in
+    checks (``assets_core.checks``) every new version must pass to be published.
     """
 
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -203,6 +207,16 @@ def asset(
                 )
             validate_key(up, location=where)
         dep_keys = tuple(_dep_key(d, k, where) for d in (deps or ()))
+        specs = tuple(checks or ())
+        for c in specs:
+            if not getattr(c, "is_check_spec", False):
+                raise DefinitionError(
+                    f"asset {k}: checks= entry {c!r} is not a check",
+                    key=k,
+                    location=where,
+                    hint="use the built-ins, e.g. checks=[checks.not_null('id')]; "
+                    "declare custom checks with @check(asset)",
+                )
         d = AssetDef(
             key=k,
             fn=f,
@@ -214,6 +228,7 @@ def asset(
             code_version=code_version,
             metadata=dict(metadata or {}),
             location=loc,
+            checks=specs,
         )
         f.__asset_def__ = d  # type: ignore[attr-defined]
         return f

@@ -1,21 +1,27 @@
-"""The executor runs a plan: load inputs, call the function, stage, publish, record.
+"""The executor runs a plan: load inputs, call, stage, audit, publish, record.
 
-After each asset it re-decides the steps below it (early cutoff): a step planned
-only because an upstream would change is skipped when that upstream published
-the same data version as before. A failing asset skips what depends on it and
-the run goes on with independent branches.
+Write, audit, publish: a new value is staged in the store, the asset's checks
+run on it, and only when every blocking check passed does the catalog publish
+it (in the transaction that records it). A version that fails is recorded as
+``quarantined`` and its downstream steps are skipped (``blocked_by_check``).
+
+After each asset the executor re-decides the steps below it (early cutoff): a
+step planned only because an upstream would change is skipped when that
+upstream published the same data version as before. A failing asset skips what
+depends on it and the run goes on with independent branches.
 """
 
 from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from assets_core.catalog import Catalog, CatalogState, Record
+from assets_core.checks.runner import CheckOutcome, run_checks
 from assets_core.definitions import AssetDef, SourceDef
 from assets_core.errors import AssetsError
 from assets_core.planner import Plan, Step, plan, reasons_json, still_needed
@@ -27,17 +33,22 @@ from assets_core.stores import FileStore
 SKIP_UPSTREAM_FAILED = "upstream_failed"
 SKIP_UNCHANGED_UPSTREAM = "unchanged_upstream"
 SKIP_UPSTREAM_MISSING = "upstream_missing"
+SKIP_BLOCKED_BY_CHECK = "blocked_by_check"
+
+# step statuses that make the run (and the CLI) fail
+FAILING = frozenset({"failed", "quarantined", "failed_checks"})
 
 
 @dataclass(frozen=True, slots=True)
 class StepResult:
     key: str
-    status: str  # success | failed | skipped
-    reason: str | None = None  # why it was skipped
+    status: str  # success | failed | skipped | quarantined | checked | failed_checks
+    reason: str | None = None  # why it was skipped, or which checks blocked it
     data_version: str | None = None
     changed: bool = False  # the data version differs from the previously published one
     duration_s: float = 0.0
     error: str | None = None
+    checks: tuple[CheckOutcome, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +98,7 @@ def make_plan(
         selection=chosen,
         force=force,
         now=time.time(),
+        check_versions=project.check_versions,
     )
 
 
@@ -107,182 +119,300 @@ def execute(
     state: CatalogState | None = None,
     listener: Listener | None = None,
     selection_text: str = "",
+    command: str = "materialize",
 ) -> RunResult:
     """Run ``the_plan``; every step's outcome is recorded before the next starts."""
-    g = project.graph
-    store = open_store(project, catalog)
     state = state if state is not None else catalog.state()
-    steps = the_plan.steps
     run_id = catalog.start_run(
-        command="materialize",
+        command=command,
         selection=selection_text,
-        planned=len(steps),
+        planned=len(the_plan.steps),
         definitions=project.definitions_snapshot(),
     )
-    current = {k: s.data_version for k, s in state.assets.items() if s.data_version}
-    current.update(the_plan.source_versions)
-    refs = {k: s.value_ref for k, s in state.assets.items() if s.value_ref}
-    # values produced in this run stay in memory until their last reader in the plan ran
-    readers: dict[str, int] = {}
-    planned = {s.key for s in steps}
-    for s in steps:
-        for u in g.upstream[s.key]:
-            if u in planned:
-                readers[u] = readers.get(u, 0) + 1
-    memory: dict[str, Any] = {}
-    source_values: dict[str, Any] = {}
-    broken: set[str] = set()
+    run = _Run(project, catalog, state, run_id, the_plan)
     results: list[StepResult] = []
-    total = len(steps)
+    total = len(the_plan.steps)
     try:
         with catalog.group_commit():
-            for i, step in enumerate(steps):
+            for i, step in enumerate(the_plan.steps):
                 if listener is not None:
                     listener.step_started(step.key, i, total)
-                res = _run_step(
-                    project, step, catalog, store, state, run_id, current, refs,
-                    memory, source_values, broken,
-                )  # fmt: skip
+                res = run.step(step)
                 results.append(res)
-                if res.status != "success" and res.reason != SKIP_UNCHANGED_UPSTREAM:
-                    broken.add(step.key)
-                for u in g.upstream[step.key]:
-                    n = readers.get(u)
-                    if n is not None:
-                        readers[u] = n - 1
-                        if n == 1:
-                            memory.pop(u, None)
-                if readers.get(step.key, 0) == 0:
-                    memory.pop(step.key, None)
+                run.done(step, res)
                 if listener is not None:
                     listener.step_finished(res, i, total)
     except BaseException:
         catalog.finish_run(run_id, "interrupted", _counts(results))
         raise
-    failed = any(r.status == "failed" or r.reason == SKIP_UPSTREAM_MISSING for r in results)
+    failed = any(
+        r.status in FAILING or (r.reason or "").startswith(SKIP_UPSTREAM_MISSING) for r in results
+    )
     status = "failed" if failed else "success"
     catalog.finish_run(run_id, status, _counts(results))
     return RunResult(run_id, status, tuple(results), the_plan.fresh)
 
 
-def _counts(results: list[StepResult]) -> dict[str, int]:
+def audit(
+    project: Project,
+    catalog: Catalog,
+    selection: str | list[str] | None = None,
+    *,
+    listener: Listener | None = None,
+) -> RunResult:
+    """Run the checks of the selected assets on their published values (``assets check``)."""
+    g = project.graph
+    chosen = select(g, selection)
+    state = catalog.state()
+    keys = [k for k in g.assets if k in chosen and g.checks_of(k)]
+    steps = tuple(
+        Step(k, ()) for k in keys if state.assets.get(k) is not None and state.assets[k].published
+    )
+    the_plan = Plan(
+        steps=steps, selected=chosen, fresh=(), stale={}, source_versions={}, now=time.time()
+    )
+    run_id = catalog.start_run(
+        command="check",
+        selection=selection if isinstance(selection, str) else " ".join(selection or []),
+        planned=len(steps),
+        definitions=project.definitions_snapshot(),
+    )
+    state_run = _Run(project, catalog, state, run_id, the_plan)
+    results = []
+    for i, step in enumerate(steps):
+        if listener is not None:
+            listener.step_started(step.key, i, len(steps))
+        res = state_run.audit_published(step.key)
+        results.append(res)
+        if listener is not None:
+            listener.step_finished(res, i, len(steps))
+    status = "failed" if any(r.status in FAILING for r in results) else "success"
+    catalog.finish_run(run_id, status, _counts(results))
+    return RunResult(run_id, status, tuple(results), ())
+
+
+def _counts(results: Sequence[StepResult]) -> dict[str, int]:
     return {
         "materialized": sum(1 for r in results if r.status == "success"),
         "skipped": sum(1 for r in results if r.status == "skipped"),
-        "failed": sum(1 for r in results if r.status == "failed"),
+        "failed": sum(1 for r in results if r.status in FAILING),
     }
 
 
-def _run_step(
-    project: Project,
-    step: Step,
-    catalog: Catalog,
-    store: FileStore,
-    state: CatalogState,
-    run_id: str,
-    current: dict[str, str],
-    refs: dict[str, str],
-    memory: dict[str, Any],
-    source_values: dict[str, Any],
-    broken: set[str],
-) -> StepResult:
-    g = project.graph
-    key = step.key
-    d = g.defs[key]
-    assert isinstance(d, AssetDef)
+class _Run:
+    """The mutable state of one run: published versions so far, values in memory."""
 
-    def skip(reason: str) -> StepResult:
-        catalog.record(Record(run_id=run_id, key=key, status="skipped", reason=reason))
+    def __init__(
+        self, project: Project, catalog: Catalog, state: CatalogState, run_id: str, the_plan: Plan
+    ) -> None:
+        self.project = project
+        self.graph = project.graph
+        self.catalog = catalog
+        self.store = open_store(project, catalog)
+        self.state = state
+        self.run_id = run_id
+        self.plan = the_plan
+        self.current = {k: s.data_version for k, s in state.assets.items() if s.data_version}
+        self.current.update(the_plan.source_versions)
+        self.refs = {k: s.value_ref for k, s in state.assets.items() if s.value_ref}
+        self.memory: dict[str, Any] = {}
+        self.source_values: dict[str, Any] = {}
+        # why downstream of a key must be skipped: "upstream_failed: k" / "blocked_by_check: ..."
+        self.broken: dict[str, str] = {}
+        planned = {s.key for s in the_plan.steps}
+        for k, s in state.assets.items():
+            if s.checks_status == "failed" and k not in planned:
+                self.broken[k] = (
+                    f"{SKIP_BLOCKED_BY_CHECK}: {k} (its published version fails checks)"
+                )
+        # values produced in this run stay in memory until their last reader in the plan ran
+        self.readers: dict[str, int] = {}
+        for s in the_plan.steps:
+            for u in self.graph.upstream[s.key]:
+                if u in planned:
+                    self.readers[u] = self.readers.get(u, 0) + 1
+
+    # -- bookkeeping ---------------------------------------------------------------------
+    def done(self, step: Step, res: StepResult) -> None:
+        if res.status in FAILING:
+            self.broken[step.key] = _broken_reason(step.key, res)
+        elif res.status == "skipped" and res.reason != SKIP_UNCHANGED_UPSTREAM:
+            self.broken[step.key] = res.reason or SKIP_UPSTREAM_FAILED
+        for u in self.graph.upstream[step.key]:
+            n = self.readers.get(u)
+            if n is not None:
+                self.readers[u] = n - 1
+                if n == 1:
+                    self.memory.pop(u, None)
+        if self.readers.get(step.key, 0) == 0:
+            self.memory.pop(step.key, None)
+
+    def _skip(self, key: str, reason: str) -> StepResult:
+        self.catalog.record(Record(run_id=self.run_id, key=key, status="skipped", reason=reason))
         return StepResult(key, "skipped", reason)
 
-    bad = [u for u in g.all_upstream(key) if u in broken]
-    if bad:
-        return skip(f"{SKIP_UPSTREAM_FAILED}: {', '.join(bad)}")
-    prev = state.assets.get(key)
-    if prev is not None and prev.published and not still_needed(step, prev.input_versions, current):
-        return skip(SKIP_UNCHANGED_UPSTREAM)
-    missing = [u for u in g.upstream[key] if u not in current]
-    if missing:
-        return skip(
-            f"{SKIP_UPSTREAM_MISSING}: {', '.join(missing)} has no published value "
-            f"(materialize it first: assets materialize +{key})"
-        )
+    def load(self, key: str) -> Any:
+        if key in self.memory:
+            return self.memory[key]
+        d = self.graph.defs[key]
+        if isinstance(d, SourceDef):
+            if key not in self.source_values:
+                self.source_values[key] = value_of(d, self.project.root)
+            return self.source_values[key]
+        ref = self.refs.get(key)
+        if ref is None:
+            raise AssetsError(
+                f"{key} has no published value",
+                hint=f"materialize it first: assets materialize {key}",
+            )
+        return self.store.load(key, ref)
 
-    started = time.time()
-    try:
-        kwargs = {
-            p: _input(project, u, store, refs, memory, source_values) for p, u in g.inputs[key]
-        }
-    except AssetsError as e:
-        return _failed(catalog, run_id, step, started, e.render())
-    except Exception as e:  # an observe() function of a source can raise anything
-        return _failed(catalog, run_id, step, started, user_traceback(e))
-    inputs = {u: current[u] for u in g.upstream[key]}
-    fn: Callable[..., Any] = d.fn
-    try:
-        value = fn(**kwargs)
-    except Exception as e:  # the user's function: any exception is a failed asset
-        return _failed(catalog, run_id, step, started, user_traceback(e))
-    try:
-        staged = store.stage(key, value)
-    except AssetsError as e:
-        return _failed(catalog, run_id, step, started, e.render())
-    ended = time.time()
-    cv = project.code_versions[key]
-    catalog.record(
-        Record(
-            run_id=run_id,
+    # -- one step ------------------------------------------------------------------------
+    def step(self, step: Step) -> StepResult:
+        g = self.graph
+        key = step.key
+        d = g.defs[key]
+        assert isinstance(d, AssetDef)
+        bad = [u for u in g.all_upstream(key) if u in self.broken]
+        if bad:
+            return self._skip(key, self.broken[bad[0]])
+        if step.checks_only:
+            return self.audit_published(key, step)
+        prev = self.state.assets.get(key)
+        if (
+            prev is not None
+            and prev.published
+            and not still_needed(step, prev.input_versions, self.current)
+        ):
+            return self._skip(key, SKIP_UNCHANGED_UPSTREAM)
+        missing = [u for u in g.upstream[key] if u not in self.current]
+        if missing:
+            return self._skip(
+                key,
+                f"{SKIP_UPSTREAM_MISSING}: {', '.join(missing)} has no published value "
+                f"(materialize it first: assets materialize +{key})",
+            )
+
+        started = time.time()
+        try:
+            kwargs = {p: self.load(u) for p, u in g.inputs[key]}
+        except AssetsError as e:
+            return self._failed(step, started, e.render())
+        except Exception as e:  # an observe() function of a source can raise anything
+            return self._failed(step, started, user_traceback(e))
+        inputs = {u: self.current[u] for u in g.upstream[key]}
+        fn: Callable[..., Any] = d.fn
+        try:
+            value = fn(**kwargs)
+        except Exception as e:  # the user's function: any exception is a failed asset
+            return self._failed(step, started, user_traceback(e))
+        try:
+            staged = self.store.stage(key, value)
+        except AssetsError as e:
+            return self._failed(step, started, e.render())
+
+        checks = g.checks_of(key)
+        outcomes = run_checks(checks, value, self.load, self.project.root) if checks else []
+        blocking = [o for o in outcomes if o.blocks]
+        if blocking and prev is not None and staged.data_version == prev.data_version:
+            # the new value is the published one: it is that version which now fails
+            return self._record_published_audit(key, outcomes, started)
+        ended = time.time()
+        cv = self.project.code_versions[key]
+        chv = self.project.check_versions.get(key)
+        status = "quarantined" if blocking else "success"
+        self.catalog.record(
+            Record(
+                run_id=self.run_id,
+                key=key,
+                status=status,
+                reason=reasons_json(step.reasons),
+                code_version=cv.version,
+                code_parts=cv.as_mapping(),
+                input_versions=inputs,
+                data_version=staged.data_version,
+                value_ref=staged.ref,
+                inline=staged.inline,
+                started_at=started,
+                ended_at=ended,
+                rows=staged.rows,
+                columns=staged.columns,
+                checks=outcomes,
+                checks_version=chv.version if chv else None,
+                checks_parts=chv.as_mapping() if chv else None,
+            )
+        )
+        if blocking:
+            names = ", ".join(o.check.name for o in blocking)
+            return StepResult(
+                key, "quarantined", names, staged.data_version, False, ended - started,
+                None, tuple(outcomes),
+            )  # fmt: skip
+        changed = self.current.get(key) != staged.data_version
+        self.current[key] = staged.data_version
+        self.refs[key] = staged.ref
+        self.memory[key] = value
+        return StepResult(
+            key, "success", None, staged.data_version, changed, ended - started, None,
+            tuple(outcomes),
+        )  # fmt: skip
+
+    def audit_published(self, key: str, step: Step | None = None) -> StepResult:
+        """Run ``key``'s checks on its published value (its data does not change)."""
+        started = time.time()
+        try:
+            value = self.load(key)
+        except AssetsError as e:
+            return self._failed(step or Step(key, ()), started, e.render())
+        outcomes = run_checks(self.graph.checks_of(key), value, self.load, self.project.root)
+        return self._record_published_audit(key, outcomes, started)
+
+    def _record_published_audit(
+        self, key: str, outcomes: list[CheckOutcome], started: float
+    ) -> StepResult:
+        from assets_core.catalog.checks import record_audit
+
+        st = self.state.assets.get(key)
+        chv = self.project.check_versions.get(key)
+        status = record_audit(
+            self.catalog,
+            run_id=self.run_id,
             key=key,
-            status="success",
-            reason=reasons_json(step.reasons),
-            code_version=cv.version,
-            code_parts=cv.as_mapping(),
-            input_versions=inputs,
-            data_version=staged.data_version,
-            value_ref=staged.ref,
-            inline=staged.inline,
-            started_at=started,
-            ended_at=ended,
-            rows=staged.rows,
-            columns=staged.columns,
+            materialization_id=st.materialization_id if st else None,
+            data_version=st.data_version if st else None,
+            outcomes=outcomes,
+            checks_version=chv.version if chv else None,
+            checks_parts=chv.as_mapping() if chv else None,
         )
-    )
-    changed = current.get(key) != staged.data_version
-    current[key] = staged.data_version
-    refs[key] = staged.ref
-    memory[key] = value
-    return StepResult(key, "success", None, staged.data_version, changed, ended - started)
-
-
-def _failed(catalog: Catalog, run_id: str, step: Step, started: float, error: str) -> StepResult:
-    ended = time.time()
-    catalog.record(
-        Record(
-            run_id=run_id,
-            key=step.key,
-            status="failed",
-            reason=reasons_json(step.reasons),
-            started_at=started,
-            ended_at=ended,
-            error=error,
+        blocking = [o.check.name for o in outcomes if o.blocks]
+        return StepResult(
+            key,
+            "failed_checks" if status == "failed" else "checked",
+            ", ".join(blocking) or None,
+            st.data_version if st else None,
+            False,
+            time.time() - started,
+            None,
+            tuple(outcomes),
         )
-    )
-    return StepResult(step.key, "failed", None, None, False, ended - started, error)
+
+    def _failed(self, step: Step, started: float, error: str) -> StepResult:
+        ended = time.time()
+        self.catalog.record(
+            Record(
+                run_id=self.run_id,
+                key=step.key,
+                status="failed",
+                reason=reasons_json(step.reasons),
+                started_at=started,
+                ended_at=ended,
+                error=error,
+            )
+        )
+        return StepResult(step.key, "failed", None, None, False, ended - started, error)
 
 
-def _input(
-    project: Project,
-    up: str,
-    store: FileStore,
-    refs: dict[str, str],
-    memory: dict[str, Any],
-    source_values: dict[str, Any],
-) -> Any:
-    if up in memory:
-        return memory[up]
-    d = project.graph.defs[up]
-    if isinstance(d, SourceDef):
-        if up not in source_values:
-            source_values[up] = value_of(d, project.root)
-        return source_values[up]
-    return store.load(up, refs[up])
+def _broken_reason(key: str, res: StepResult) -> str:
+    if res.status in ("quarantined", "failed_checks"):
+        return f"{SKIP_BLOCKED_BY_CHECK}: {key} ({res.reason})"
+    return f"{SKIP_UPSTREAM_FAILED}: {key}"

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from assets_core.definitions import AssetDef, Definition, SourceDef
+from assets_core.checks.definition import Check, CheckDef
+from assets_core.definitions import Definition, SourceDef
 from assets_core.errors import (
     CycleError,
     DefinitionError,
@@ -37,6 +38,7 @@ class Graph:
     upstream: Mapping[str, tuple[str, ...]]
     order_deps: Mapping[str, tuple[str, ...]]
     downstream: Mapping[str, tuple[str, ...]]
+    checks: Mapping[str, tuple[Check, ...]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.order)
@@ -59,8 +61,11 @@ class Graph:
         """Data and order-only upstreams of ``key``."""
         return self.upstream[key] + self.order_deps[key]
 
+    def checks_of(self, key: str) -> tuple[Check, ...]:
+        return self.checks.get(key, ())
+
     @classmethod
-    def build(cls, definitions: Iterable[Definition]) -> Graph:
+    def build(cls, definitions: Iterable[Definition], checks: Iterable[CheckDef] = ()) -> Graph:
         defs: dict[str, Definition] = {}
         for d in definitions:
             prev = defs.get(d.key)
@@ -80,7 +85,9 @@ class Graph:
             if isinstance(d, SourceDef):
                 inputs[k], upstream[k], order_deps[k] = (), (), ()
                 continue
-            pairs = tuple((p, _resolve(d, p, defs, by_name)) for p in d.params)
+            pairs = tuple(
+                (p, _resolve(d.key, d.ins, d.location, p, defs, by_name)) for p in d.params
+            )
             for dep in d.deps:
                 if dep not in defs:
                     raise UnknownUpstreamError(
@@ -108,6 +115,7 @@ class Graph:
             upstream=upstream,
             order_deps=order_deps,
             downstream={k: tuple(v) for k, v in down.items()},
+            checks=_bind_checks(defs, by_name, checks),
         )
 
 
@@ -136,42 +144,124 @@ def _did_you_mean(name: str, defs: Mapping[str, Definition]) -> str:
 
 
 def _resolve(
-    d: AssetDef, param: str, defs: Mapping[str, Definition], by_name: Mapping[str, list[str]]
+    owner: str,
+    ins: Mapping[str, str],
+    location: object,
+    param: str,
+    defs: Mapping[str, Definition],
+    by_name: Mapping[str, list[str]],
+    what: str = "asset",
 ) -> str:
-    explicit = d.ins.get(param)
+    explicit = ins.get(param)
     if explicit is not None:
         if explicit not in defs:
             raise UnknownUpstreamError(
-                f"asset {d.key}: parameter {param!r} reads {explicit!r} (ins=), "
+                f"{what} {owner}: parameter {param!r} reads {explicit!r} (ins=), "
                 "which is not a known asset or source",
-                key=d.key,
-                location=str(d.location),
+                key=owner,
+                location=str(location),
                 hint=_did_you_mean(explicit, defs),
             )
         return explicit
-    if param in defs and param != d.key:
+    if param in defs and param != owner:
         return param
-    cands = [c for c in by_name.get(param, ()) if c != d.key]
+    cands = [c for c in by_name.get(param, ()) if c != owner]
     if len(cands) == 1:
         return cands[0]
     if len(cands) > 1:
-        prefix = d.key.rsplit("/", 1)[0] if "/" in d.key else ""
+        prefix = owner.rsplit("/", 1)[0] if "/" in owner else ""
         same = [c for c in cands if prefix and c.rsplit("/", 1)[0] == prefix]
         if len(same) == 1:
             return same[0]
         raise DefinitionError(
-            f"asset {d.key}: parameter {param!r} could name any of " + ", ".join(sorted(cands)),
-            key=d.key,
-            location=str(d.location),
+            f"{what} {owner}: parameter {param!r} could name any of " + ", ".join(sorted(cands)),
+            key=owner,
+            location=str(location),
             hint=f'say which with ins={{"{param}": "{sorted(cands)[0]}"}}',
         )
     raise UnknownUpstreamError(
-        f"asset {d.key}: parameter {param!r} names no known asset or source",
-        key=d.key,
-        location=str(d.location),
+        f"{what} {owner}: parameter {param!r} names no known asset or source",
+        key=owner,
+        location=str(location),
         hint=_did_you_mean(param, defs)
         + " (parameters name upstreams by the last part of their key, or map with ins=)",
     )
+
+
+def _bind_checks(
+    defs: Mapping[str, Definition],
+    by_name: Mapping[str, list[str]],
+    custom: Iterable[CheckDef],
+) -> dict[str, tuple[Check, ...]]:
+    """Attach built-in and custom checks to their assets, validating what they read."""
+    out: dict[str, list[Check]] = {}
+    for key, d in defs.items():
+        for spec in getattr(d, "checks", ()):
+            if spec.to is not None and spec.to not in defs:
+                raise UnknownUpstreamError(
+                    f"asset {key}: check {spec.name} refers to {spec.to!r}, "
+                    "which is not a known asset or source",
+                    key=key,
+                    location=str(spec.location or d.location),
+                    hint=_did_you_mean(spec.to, defs),
+                )
+            inputs: tuple[tuple[str, str], ...] = ((key.rsplit("/", 1)[-1], key),)
+            if spec.to is not None:
+                inputs += (("to", spec.to),)
+            out.setdefault(key, []).append(
+                Check(
+                    asset=key,
+                    name=spec.name,
+                    blocking=spec.blocking,
+                    spec=spec,
+                    fn=None,
+                    inputs=inputs,
+                    location=spec.location,
+                )
+            )
+    for cd in custom:
+        target = defs.get(cd.asset)
+        if target is None or isinstance(target, SourceDef):
+            raise UnknownUpstreamError(
+                f"check {cd.name} is declared on {cd.asset!r}, which is not a known asset",
+                key=cd.asset,
+                location=str(cd.location),
+                hint=_did_you_mean(cd.asset, defs),
+            )
+        own = cd.asset.rsplit("/", 1)[-1]
+        first = cd.params[0]
+        self_param = own if own in cd.params and own not in cd.ins else first
+        inputs = []
+        for p in cd.params:
+            if p == self_param and p not in cd.ins:
+                inputs.append((p, cd.asset))
+            else:
+                inputs.append(
+                    (p, _resolve(cd.asset, cd.ins, cd.location, p, defs, by_name, what="check on"))
+                )
+        out.setdefault(cd.asset, []).append(
+            Check(
+                asset=cd.asset,
+                name=cd.name,
+                blocking=cd.blocking,
+                spec=None,
+                fn=cd.fn,
+                inputs=tuple(inputs),
+                location=cd.location,
+            )
+        )
+    for key, checks in out.items():
+        seen: dict[str, Check] = {}
+        for c in checks:
+            if c.name in seen:
+                raise DuplicateKeyError(
+                    f"asset {key} has two checks named {c.name!r}: at {seen[c.name].location} "
+                    f"and at {c.location}",
+                    key=key,
+                    hint="give one of them name=...",
+                )
+            seen[c.name] = c
+    return {k: tuple(v) for k, v in out.items()}
 
 
 def _toposort(

@@ -25,6 +25,7 @@ UPSTREAM_WILL_CHANGE = "upstream_will_change"
 SOURCE_CHANGED = "source_changed"
 LAST_ATTEMPT_FAILED = "last_attempt_failed"
 FORCED = "forced"
+CHECKS_CHANGED = "checks_changed"  # only the checks changed: re-run them, do not recompute
 REASON_KINDS = (
     NEVER_MATERIALIZED,
     CODE_CHANGED,
@@ -33,6 +34,7 @@ REASON_KINDS = (
     SOURCE_CHANGED,
     LAST_ATTEMPT_FAILED,
     FORCED,
+    CHECKS_CHANGED,
 )
 
 
@@ -53,6 +55,11 @@ class Reason:
 class Step:
     key: str
     reasons: tuple[Reason, ...]
+
+    @property
+    def checks_only(self) -> bool:
+        """True when only the asset's checks changed: audit the published value again."""
+        return all(r.kind == CHECKS_CHANGED for r in self.reasons)
 
     def only_waits_on_upstreams(self) -> bool:
         """True when the step runs only because upstreams in this plan will change."""
@@ -95,6 +102,7 @@ def plan(
     selection: frozenset[str] | None = None,
     force: bool = False,
     now: float = 0.0,
+    check_versions: Mapping[str, CodeVersion] | None = None,
 ) -> Plan:
     """Decide, for every asset of ``graph``, whether it is stale and why.
 
@@ -123,6 +131,13 @@ def plan(
         in_sel = key in selected
         if force and in_sel:
             reasons = (Reason(FORCED, "--force"), *reasons)
+        if not reasons and check_versions is not None:
+            reasons = _checks_reasons(assets.get(key), check_versions.get(key))
+            if reasons:
+                stale[key] = reasons
+                if in_sel:
+                    steps.append(Step(key, reasons))  # the data does not change: no will_run
+                continue
         if reasons:
             stale[key] = reasons
             if in_sel:
@@ -152,6 +167,8 @@ def _reasons(
     out: list[Reason] = []
     if st is not None and st.last_status == "failed":
         out.append(Reason(LAST_ATTEMPT_FAILED, "the latest attempt failed"))
+    elif st is not None and st.last_status == "quarantined":
+        out.append(Reason(LAST_ATTEMPT_FAILED, "the latest version was quarantined by its checks"))
     if st is None or not st.published:
         out.insert(0, Reason(NEVER_MATERIALIZED, "no published version yet"))
         return tuple(out)
@@ -177,6 +194,17 @@ def _reasons(
                     Reason(UPSTREAM_CHANGED, f"{up}: {_short(old)} -> {_short(new)}", upstream=up)
                 )
     return tuple(out)
+
+
+def _checks_reasons(st: AssetState | None, current: CodeVersion | None) -> tuple[Reason, ...]:
+    if st is None or not st.published:
+        return ()
+    if (current.version if current else None) == st.checks_version:
+        return ()
+    if current is None:
+        return (Reason(CHECKS_CHANGED, "every check was removed"),)
+    what = diff_parts(st.checks_parts, current.as_mapping()) if st.checks_version else None
+    return (Reason(CHECKS_CHANGED, "; ".join(what) if what else "checks were added"),)
 
 
 def _short(v: str | None) -> str:

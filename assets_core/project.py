@@ -21,7 +21,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from assets_core.code_version import CodeVersion, Fingerprinter, digest
+from assets_core.checks.definition import CheckDef, check_def_of
+from assets_core.code_version import CodePart, CodeVersion, Fingerprinter, digest
 from assets_core.definitions import AssetDef, Definition, SourceDef, definition_of
 from assets_core.errors import DefinitionError, ProjectError
 from assets_core.graph import Graph
@@ -172,6 +173,17 @@ def collect(modules: Iterable[ModuleType]) -> list[Definition]:
     return out
 
 
+def collect_checks(modules: Iterable[ModuleType]) -> list[CheckDef]:
+    """Every custom ``@check`` held by a module-level name."""
+    out: dict[int, CheckDef] = {}
+    for mod in modules:
+        for obj in list(vars(mod).values()):
+            d = check_def_of(obj)
+            if d is not None:
+                out.setdefault(id(d), d)
+    return list(out.values())
+
+
 class Project:
     """A loaded project: config, definitions, graph and code versions."""
 
@@ -181,6 +193,14 @@ class Project:
         self.config = config
         self.graph = graph
         self.code_versions = code_versions
+        self._check_versions: dict[str, CodeVersion] | None = None
+
+    @property
+    def check_versions(self) -> dict[str, CodeVersion]:
+        """Per asset with checks: one part per check, versioned apart from the asset's code."""
+        if self._check_versions is None:
+            self._check_versions = check_versions(self.config.root, self.graph)
+        return self._check_versions
 
     @property
     def root(self) -> Path:
@@ -195,9 +215,10 @@ class Project:
                 hint="pass the folder that holds the project's pyproject.toml",
             )
         config = read_config(root)
-        defs = collect(import_modules(config.root, config.modules))
+        modules = import_modules(config.root, config.modules)
+        defs = collect(modules)
         defs.extend(_sql_definitions(config))
-        graph = Graph.build(defs)
+        graph = Graph.build(defs, collect_checks(modules))
         return cls(config, graph, _code_versions(config, graph))
 
     def definitions_snapshot(self) -> dict[str, Any]:
@@ -296,3 +317,36 @@ def _write_atomic(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     except OSError:
         pass  # the cache only saves time; a read-only project still works
+
+
+def check_versions(root: Path, graph: Graph) -> dict[str, CodeVersion]:
+    """Versions of each asset's checks: rule arguments, check code, suite file content."""
+    fp: Fingerprinter | None = None
+    out: dict[str, CodeVersion] = {}
+    for key, checks in graph.checks.items():
+        parts = []
+        for c in checks:
+            spec = c.spec
+            if spec is None or spec.predicate is not None:
+                fp = fp or Fingerprinter(root)
+                fn = c.fn if spec is None else spec.predicate
+                body = fp.version_of(fn).version  # type: ignore[arg-type]
+            else:
+                body = repr(
+                    (spec.kind, spec.columns, spec.values, spec.min, spec.max, spec.to)
+                    + (spec.field, spec.expression, spec.dtypes, spec.max_age_s)
+                )
+                if spec.kind == "ge_suite" and isinstance(spec.suite, str):
+                    path = Path(spec.suite) if Path(spec.suite).is_absolute() else root / spec.suite
+                    try:
+                        body += digest(path.read_bytes())
+                    except OSError:
+                        body += "missing"
+                elif spec.kind == "ge_suite":
+                    body += digest(repr(spec.suite))
+            body += f"|blocking={c.blocking}|reads={c.reads}"
+            parts.append(CodePart(c.name, "", digest(body)))
+        parts.sort(key=lambda p: p.name)
+        version = digest("|".join(f"{p.name}={p.digest}" for p in parts))
+        out[key] = CodeVersion(version=version, parts=tuple(parts))
+    return out

@@ -8,7 +8,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +52,9 @@ class Record:
     rows: int | None = None
     columns: list[tuple[str, str]] | None = None
     error: str | None = None
+    checks: Sequence[Any] = ()  # CheckOutcome values, written in the same transaction
+    checks_version: str | None = None
+    checks_parts: Mapping[str, Any] | None = None
 
 
 def safe_url(url: str) -> str:
@@ -71,21 +74,28 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+_PUBLISH_COLS = (
+    "materialization_id",
+    "data_version",
+    "code_version",
+    "code_parts",
+    "input_versions",
+    "value_ref",
+    "published_at",
+    "last_status",
+    "last_attempt_id",
+    "last_attempt_at",
+    "checks_version",
+    "checks_parts",
+    "checks_status",
+)
+_ATTEMPT_COLS = ("last_status", "last_attempt_id", "last_attempt_at")
+
+
 _UPDATE_PUBLISHED = (
     update(t.asset_state)
     .where(t.asset_state.c.key == bindparam("k"))
-    .values(
-        materialization_id=bindparam("materialization_id"),
-        data_version=bindparam("data_version"),
-        code_version=bindparam("code_version"),
-        code_parts=bindparam("code_parts"),
-        input_versions=bindparam("input_versions"),
-        value_ref=bindparam("value_ref"),
-        published_at=bindparam("published_at"),
-        last_status=bindparam("last_status"),
-        last_attempt_id=bindparam("last_attempt_id"),
-        last_attempt_at=bindparam("last_attempt_at"),
-    )
+    .values({c: bindparam(c) for c in _PUBLISH_COLS})
 )
 # Statements built once: SQLAlchemy then compiles each a single time.
 _INSERT_MAT = insert(t.materializations)
@@ -101,21 +111,6 @@ _UPDATE_ATTEMPT = (
         last_attempt_at=bindparam("last_attempt_at"),
     )
 )
-
-
-_PUBLISH_COLS = (
-    "materialization_id",
-    "data_version",
-    "code_version",
-    "code_parts",
-    "input_versions",
-    "value_ref",
-    "published_at",
-    "last_status",
-    "last_attempt_id",
-    "last_attempt_at",
-)
-_ATTEMPT_COLS = ("last_status", "last_attempt_id", "last_attempt_at")
 
 
 def _upserts(dialect: str) -> tuple[Any, Any, Any] | None:
@@ -279,6 +274,9 @@ class Catalog:
                     a.last_status,
                     a.last_attempt_at,
                     a.materialization_id,
+                    a.checks_version,
+                    a.checks_parts,
+                    a.checks_status,
                 )
             ).all()
             srcs = conn.execute(select(t.source_state.c.key, t.source_state.c.version)).all()
@@ -402,6 +400,8 @@ class Catalog:
             "rows": rec.rows,
             "columns": dumps(rec.columns) if rec.columns is not None else None,
             "error": rec.error,
+            "checks_version": rec.checks_version,
+            "checks_parts": dumps(rec.checks_parts) if rec.checks_parts is not None else None,
         }
         with self._transaction() as conn:
             mid = conn.execute(_INSERT_MAT, values).inserted_primary_key[0]
@@ -409,8 +409,22 @@ class Catalog:
                 return mid
             if rec.inline is not None:
                 self._put_blob(conn, rec.data_version, rec.inline)
+            if rec.checks:
+                from assets_core.catalog.checks import insert_results
+
+                insert_results(
+                    conn,
+                    run_id=rec.run_id,
+                    key=rec.key,
+                    materialization_id=mid,
+                    data_version=rec.data_version,
+                    outcomes=rec.checks,
+                    versions=rec.checks_parts,
+                )
             now = rec.ended_at or time.time()
             if rec.status == "success":
+                from assets_core.catalog.checks import checks_status
+
                 params = {
                     "k": rec.key,
                     "materialization_id": mid,
@@ -423,6 +437,9 @@ class Catalog:
                     "last_status": "success",
                     "last_attempt_id": mid,
                     "last_attempt_at": now,
+                    "checks_version": rec.checks_version,
+                    "checks_parts": values["checks_parts"],
+                    "checks_status": checks_status(rec.checks),
                 }
                 published = True
             else:

@@ -69,7 +69,8 @@ materializations = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("run_id", String(40), nullable=False),
     Column("key", String(512), nullable=False),
-    Column("status", String(16), nullable=False),  # success|failed|skipped
+    # success | failed | skipped | quarantined (then released | discarded)
+    Column("status", String(16), nullable=False),
     Column("reason", Text),  # why it ran (JSON list of reasons) or why it was skipped
     Column("code_version", String(40)),
     Column("code_parts", Text),  # JSON {part name: [file, digest]}
@@ -82,9 +83,12 @@ materializations = Table(
     Column("rows", Integer),
     Column("columns", Text),  # JSON [[name, dtype], ...]
     Column("error", Text),
+    Column("checks_version", String(40)),
+    Column("checks_parts", Text),
 )
 Index("ix_mat_key_id", materializations.c.key, materializations.c.id)
 Index("ix_mat_run", materializations.c.run_id)
+Index("ix_mat_status", materializations.c.status)
 
 # The published version of each asset: one row per asset, flipped in the publishing
 # transaction. The planner reads this table in one query; its size never grows with history.
@@ -102,6 +106,10 @@ asset_state = Table(
     Column("last_status", String(16)),
     Column("last_attempt_id", Integer),
     Column("last_attempt_at", Float),
+    # checks on the published version: their combined version, parts, and verdict
+    Column("checks_version", String(40)),
+    Column("checks_parts", Text),
+    Column("checks_status", String(16)),  # passed | warned | failed | released
 )
 
 # Small values are kept inline, content-addressed, and published in the same transaction.
@@ -132,3 +140,42 @@ observations = Table(
     Column("run_id", String(40)),
 )
 Index("ix_obs_key_id", observations.c.key, observations.c.id)
+
+# Every execution of a check: on a new version before publishing, or on the published one.
+check_results = Table(
+    "check_results",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(40)),
+    Column("key", String(512), nullable=False),
+    Column("check_name", String(512), nullable=False),
+    Column("check_version", String(40)),
+    Column("materialization_id", Integer),
+    Column("data_version", String(40)),
+    Column("passed", Boolean, nullable=False),
+    Column("severity", String(8), nullable=False),  # error (blocking) | warn
+    Column("failing_rows", Integer),
+    Column("description", Text),
+    Column("metadata", Text),  # JSON
+    Column("sample", Text),  # JSON list of failing rows
+    Column("error", Text),  # the user's traceback when the check raised
+    Column("duration_s", Float),
+    Column("at", Float, nullable=False),
+)
+Index("ix_checks_key_name_id", check_results.c.key, check_results.c.check_name, check_results.c.id)
+Index("ix_checks_mat", check_results.c.materialization_id)
+
+# What happened, for people and auditors: quarantine releases and discards, freshness changes.
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("key", String(512)),
+    Column("run_id", String(40)),
+    Column("user", String(255)),
+    Column("payload", Text),  # JSON
+)
+Index("ix_events_key_id", events.c.key, events.c.id)
+Index("ix_events_kind_id", events.c.kind, events.c.id)

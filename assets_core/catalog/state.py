@@ -22,6 +22,9 @@ class AssetState:
     last_status: str | None  # status of the latest attempt: success|failed|...
     last_attempt_at: float | None
     materialization_id: int | None
+    checks_version: str | None = None
+    checks_parts_json: str | None = field(default=None, repr=False)
+    checks_status: str | None = None  # passed | warned | failed | released
 
     @property
     def published(self) -> bool:
@@ -30,6 +33,10 @@ class AssetState:
     @property
     def input_versions(self) -> dict[str, str]:
         return json.loads(self.input_versions_json) if self.input_versions_json else {}
+
+    @property
+    def checks_parts(self) -> dict[str, Any]:
+        return json.loads(self.checks_parts_json) if self.checks_parts_json else {}
 
     @property
     def code_parts(self) -> dict[str, Any]:

@@ -65,7 +65,7 @@ def materialize(
     Upstreams outside the selection are read as they are published now. A failing
     asset skips what depends on it; independent branches still run (exit code 1).
     """
-    from assets_core.cli.render import ProgressListener, console, print_plan
+    from assets_core.cli.render import ProgressListener, console, print_outcomes, print_plan
     from assets_core.executor import execute, make_plan
 
     project, catalog = _open(ctx)
@@ -99,6 +99,8 @@ def materialize(
             )
     elapsed = time.perf_counter() - started
     if as_json:
+        from assets_core.cli.render import outcome_dict
+
         emit_json(
             {
                 "run_id": result.run_id,
@@ -112,6 +114,7 @@ def materialize(
                         "changed": r.changed,
                         "duration_s": r.duration_s,
                         "error": r.error,
+                        "checks": [outcome_dict(o) for o in r.checks],
                     }
                     for r in result.results
                 ],
@@ -119,72 +122,26 @@ def materialize(
             }
         )
     else:
-        for r in result.results:
-            if r.status == "failed":
-                console.print(f"\n[red bold]{r.key} failed[/red bold]")
-                console.print(r.error or "", markup=False, highlight=False)
+        print_outcomes(result.results)
         skipped = [r for r in result.results if r.status == "skipped"]
         for r in skipped:
-            console.print(f"[dim]skipped {r.key}: {r.reason}[/dim]", markup=True)
+            console.print(f"skipped {r.key}: {r.reason}", markup=False, style="dim")
         style = "green" if result.status == "success" else "red"
+        extra = "".join(
+            f" | {label} {result.count(s)}"
+            for s, label in (
+                ("quarantined", "quarantined"),
+                ("checked", "re-checked"),
+                ("failed_checks", "failed checks"),
+            )
+            if result.count(s)
+        )
         console.print(
             f"[{style}]run {result.run_id} {result.status}[/{style}] in {elapsed:.2f}s: "
             f"materialized {result.count('success')} | skipped fresh {len(result.fresh)} | "
-            f"skipped {len(skipped)} | failed {result.count('failed')}"
+            f"skipped {len(skipped)} | failed {result.count('failed')}{extra}"
         )
     ctx.exit(result.exit_code)
-
-
-def _status_rows(project: Project, catalog: Any, selection: tuple[str, ...]) -> list[dict]:
-    from assets_core.executor import make_plan
-
-    state = catalog.state()
-    p = make_plan(project, catalog, None, state=state)
-    from assets_core.selection import select
-
-    chosen = select(project.graph, list(selection))
-    rows = []
-    for key in project.graph.order:
-        if key not in chosen:
-            continue
-        d = project.graph.defs[key]
-        st = state.assets.get(key)
-        if d.kind == "source":
-            rows.append(
-                {
-                    "key": key,
-                    "kind": "source",
-                    "group": d.group,
-                    "status": "source",
-                    "version": p.source_versions.get(key),
-                    "published_at": None,
-                    "rows": None,
-                    "reasons": [],
-                }
-            )
-            continue
-        reasons = p.stale.get(key, ())
-        if st is not None and st.last_status == "failed":
-            status = "failed"
-        elif st is None or not st.published:
-            status = "never"
-        elif reasons:
-            status = "stale"
-        else:
-            status = "fresh"
-        rows.append(
-            {
-                "key": key,
-                "kind": d.kind,
-                "group": d.group,
-                "status": status,
-                "version": st.data_version if st else None,
-                "published_at": st.published_at if st else None,
-                "last_attempt_at": st.last_attempt_at if st else None,
-                "reasons": [r.as_dict() for r in reasons],
-            }
-        )
-    return rows
 
 
 @cli.command(epilog=SELECTION_HELP)
@@ -192,28 +149,52 @@ def _status_rows(project: Project, catalog: Any, selection: tuple[str, ...]) -> 
 @JSON_OPT
 @click.pass_context
 def status(ctx: click.Context, selection: tuple[str, ...], as_json: bool) -> None:
-    """Every asset: fresh, stale (with reasons), failed or never materialized."""
+    """Every asset: fresh, stale (with reasons), failed, quarantined, failed_checks or never.
+
+    The checks column shows the latest result of each check, warnings included.
+    """
     from rich.table import Table
 
     from assets_core.cli.render import age, console, styled
+    from assets_core.executor import make_plan
+    from assets_core.status import status_rows
 
     project, catalog = _open(ctx)
-    rows = _status_rows(project, catalog, selection)
+    state = catalog.state()
+    rows = status_rows(project, catalog, selection, make_plan(project, catalog, state=state), state)
     if as_json:
         emit_json({"assets": rows})
         return
     table = Table(title=f"{project.root.name}: {len(rows)} assets and sources")
-    for col in ("asset", "status", "published", "data version", "why"):
+    for col in ("asset", "status", "published", "data version", "checks", "why"):
         table.add_column(col)
     for r in rows:
         why = "; ".join(f"{x['kind']}: {x['detail']}" for x in r["reasons"])
         version = (r["version"] or "-")[:12]
-        table.add_row(r["key"], styled(r["status"]), age(r["published_at"]), version, why)
+        table.add_row(
+            r["key"],
+            styled(r["status"]),
+            age(r["published_at"]),
+            version,
+            _checks_cell(r["checks"]),
+            why,
+        )
     console.print(table)
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
     console.print(" | ".join(f"{styled(k)} {v}" for k, v in sorted(counts.items())))
+
+
+def _checks_cell(summary: dict[str, Any] | None) -> str:
+    if not summary:
+        return "-"
+    parts = [f"{summary['passed']}/{summary['total']} passed"]
+    if summary["failed"]:
+        parts.append("[red]failed: " + ", ".join(summary["failed"]) + "[/red]")
+    if summary["warned"]:
+        parts.append("[yellow]warn: " + ", ".join(summary["warned"]) + "[/yellow]")
+    return "\n".join(parts)
 
 
 @cli.command(name="list", epilog=SELECTION_HELP)

@@ -32,6 +32,9 @@ STATUS_STYLE = {
     "running": "blue",
     "interrupted": "magenta",
     "source": "blue",
+    "quarantined": "red",
+    "failed_checks": "red",
+    "checked": "green",
 }
 
 
@@ -120,3 +123,43 @@ class ProgressListener:
             f"{result.duration_s:.2f}s (elapsed {elapsed:.1f}s)",
             markup=False,
         )
+
+
+def outcome_dict(o: Any) -> dict[str, Any]:
+    """A check outcome as JSON-ready data."""
+    return {
+        "check": o.check.name,
+        "passed": o.passed,
+        "severity": o.check.severity,
+        "failing_rows": o.result.failing_rows,
+        "description": o.result.description,
+        "sample": list(o.result.sample),
+        "metadata": dict(o.result.metadata),
+        "error": o.error,
+    }
+
+
+def print_outcomes(results: Any) -> None:
+    """Failures and check problems of a run, each with what the user needs to act."""
+    for r in results:
+        if r.status == "failed":
+            console.print(f"\n[red bold]{r.key} failed[/red bold]")
+            console.print(r.error or "", markup=False, highlight=False)
+        for o in r.checks:
+            if o.passed:
+                continue
+            level = "red" if o.check.blocking else "yellow"
+            verdict = "BLOCKED by" if o.check.blocking else "warning from"
+            console.print(
+                f"[{level}]{r.key}: {verdict} check {o.check.name}[/{level}] "
+                f"- {o.result.description}",
+            )
+            if o.error:
+                console.print(o.error, markup=False, highlight=False)
+            for row in list(o.result.sample)[:3]:
+                console.print(f"    {row}", markup=False, highlight=False)
+        if r.status == "quarantined":
+            console.print(
+                f"[red]{r.key}: new version {r.data_version[:12]} quarantined; the previous "
+                f"version stays published[/red] (inspect: assets quarantine show {r.key})"
+            )

@@ -1,0 +1,278 @@
+"""Check results, quarantine and events in the catalog.
+
+Check results of a new version are written in the same transaction as the
+version's record, so a published (or quarantined) version never exists without
+the results that decided it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from assets_core.catalog import schema as t
+
+if TYPE_CHECKING:
+    from assets_core.catalog.catalog import Catalog
+    from assets_core.checks.runner import CheckOutcome
+
+_INSERT_RESULT = insert(t.check_results)
+_INSERT_EVENT = insert(t.events)
+
+
+def checks_status(outcomes: Sequence[CheckOutcome]) -> str | None:
+    """passed | warned | failed for a set of outcomes (None when there are no checks)."""
+    if not outcomes:
+        return None
+    if any(o.blocks for o in outcomes):
+        return "failed"
+    if any(not o.passed for o in outcomes):
+        return "warned"
+    return "passed"
+
+
+def insert_results(
+    conn: Connection,
+    *,
+    run_id: str | None,
+    key: str,
+    materialization_id: int | None,
+    data_version: str | None,
+    outcomes: Sequence[CheckOutcome],
+    versions: Mapping[str, Any] | None,
+) -> None:
+    if not outcomes:
+        return
+    now = time.time()
+    rows = []
+    for o in outcomes:
+        part = (versions or {}).get(o.check.name)
+        rows.append(
+            {
+                "run_id": run_id,
+                "key": key,
+                "check_name": o.check.name,
+                "check_version": part[1] if part else None,
+                "materialization_id": materialization_id,
+                "data_version": data_version,
+                "passed": o.passed,
+                "severity": o.check.severity,
+                "failing_rows": o.result.failing_rows,
+                "description": o.result.description,
+                "metadata": json.dumps(dict(o.result.metadata), default=str),
+                "sample": json.dumps(list(o.result.sample), default=str),
+                "error": o.error,
+                "duration_s": o.duration_s,
+                "at": now,
+            }
+        )
+    conn.execute(_INSERT_RESULT, rows)
+
+
+def insert_event(
+    conn: Connection,
+    kind: str,
+    key: str | None,
+    payload: Mapping[str, Any],
+    *,
+    run_id: str | None = None,
+    user: str | None = None,
+) -> None:
+    conn.execute(
+        _INSERT_EVENT,
+        {
+            "at": time.time(),
+            "kind": kind,
+            "key": key,
+            "run_id": run_id,
+            "user": user,
+            "payload": json.dumps(dict(payload), default=str),
+        },
+    )
+
+
+def _decode(row: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    for col in ("metadata", "sample"):
+        if out.get(col):
+            out[col] = json.loads(out[col])
+    return out
+
+
+def results_for(
+    catalog: Catalog, key: str, materialization_ids: Iterable[int] | None = None
+) -> list[dict[str, Any]]:
+    """Check results of ``key`` (for some versions only, if given), newest first."""
+    c = t.check_results.c
+    q = select(t.check_results).where(c.key == key)
+    if materialization_ids is not None:
+        q = q.where(c.materialization_id.in_(list(materialization_ids)))
+    with catalog.engine.connect() as conn:
+        return [_decode(r) for r in conn.execute(q.order_by(c.id.desc())).mappings()]
+
+
+def latest_results(catalog: Catalog) -> dict[str, list[dict[str, Any]]]:
+    """The latest result of every check of every asset, by asset key."""
+    c = t.check_results.c
+    with catalog.engine.connect() as conn:
+        newest = select(func.max(c.id).label("id")).group_by(c.key, c.check_name).subquery()
+        rows = conn.execute(
+            select(t.check_results).join(newest, t.check_results.c.id == newest.c.id)
+        ).mappings()
+        out: dict[str, list[dict[str, Any]]] = {}
+        for r in rows:
+            out.setdefault(r["key"], []).append(_decode(r))
+    return out
+
+
+def quarantined(catalog: Catalog, key: str | None = None) -> list[dict[str, Any]]:
+    """Quarantined versions waiting for a decision, newest first."""
+    m = t.materializations.c
+    q = select(t.materializations).where(m.status == "quarantined")
+    if key is not None:
+        q = q.where(m.key == key)
+    with catalog.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(q.order_by(m.id.desc())).mappings()]
+
+
+def failing_published(catalog: Catalog) -> list[dict[str, Any]]:
+    """Published versions whose blocking checks fail now (status failed_checks)."""
+    a = t.asset_state.c
+    with catalog.engine.connect() as conn:
+        rows = conn.execute(select(t.asset_state).where(a.checks_status == "failed")).mappings()
+        return [dict(r) for r in rows]
+
+
+def release(
+    catalog: Catalog, key: str, *, user: str, reason: str, materialization_id: int | None = None
+) -> dict[str, Any]:
+    """Publish the quarantined version of ``key`` (or accept a failing published one)."""
+    m = t.materializations.c
+    a = t.asset_state.c
+    with catalog.engine.begin() as conn:
+        q = select(t.materializations).where(m.key == key, m.status == "quarantined")
+        if materialization_id is not None:
+            q = q.where(m.id == materialization_id)
+        row = conn.execute(q.order_by(m.id.desc())).mappings().first()
+        if row is None:
+            state = conn.execute(
+                select(a.materialization_id).where(a.key == key, a.checks_status == "failed")
+            ).first()
+            if state is None:
+                return {}
+            conn.execute(update(t.asset_state).where(a.key == key).values(checks_status="released"))
+            payload = {"materialization_id": state[0], "reason": reason, "published": True}
+            insert_event(conn, "checks_released", key, payload, user=user)
+            return payload
+        now = time.time()
+        conn.execute(
+            update(t.asset_state)
+            .where(a.key == key)
+            .values(
+                materialization_id=row["id"],
+                data_version=row["data_version"],
+                code_version=row["code_version"],
+                code_parts=row["code_parts"],
+                input_versions=row["input_versions"],
+                value_ref=row["value_ref"],
+                published_at=now,
+                last_status="success",
+                checks_version=row["checks_version"],
+                checks_parts=row["checks_parts"],
+                checks_status="released",
+            )
+        )
+        conn.execute(update(t.materializations).where(m.id == row["id"]).values(status="released"))
+        payload = {
+            "materialization_id": row["id"],
+            "data_version": row["data_version"],
+            "reason": reason,
+        }
+        insert_event(conn, "quarantine_released", key, payload, user=user)
+        return payload
+
+
+def discard(catalog: Catalog, key: str, *, user: str, reason: str = "") -> list[dict[str, Any]]:
+    """Mark every quarantined version of ``key`` discarded; returns them (to delete values)."""
+    m = t.materializations.c
+    with catalog.engine.begin() as conn:
+        rows = [
+            dict(r)
+            for r in conn.execute(
+                select(t.materializations).where(m.key == key, m.status == "quarantined")
+            ).mappings()
+        ]
+        for r in rows:
+            conn.execute(
+                update(t.materializations).where(m.id == r["id"]).values(status="discarded")
+            )
+            payload = {"materialization_id": r["id"], "data_version": r["data_version"]}
+            if reason:
+                payload["reason"] = reason
+            insert_event(conn, "quarantine_discarded", key, payload, user=user)
+    return rows
+
+
+def ref_in_use(catalog: Catalog, ref: str) -> bool:
+    """Is ``ref`` published, or held by another version still quarantined?"""
+    with catalog.engine.connect() as conn:
+        if conn.execute(
+            select(t.asset_state.c.key).where(t.asset_state.c.value_ref == ref)
+        ).first():
+            return True
+        m = t.materializations.c
+        return (
+            conn.execute(
+                select(m.id).where(m.value_ref == ref, m.status.in_(("quarantined", "success")))
+            ).first()
+            is not None
+        )
+
+
+def events(catalog: Catalog, key: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    e = t.events.c
+    q = select(t.events)
+    if key is not None:
+        q = q.where(e.key == key)
+    with catalog.engine.connect() as conn:
+        rows = conn.execute(q.order_by(e.id.desc()).limit(limit)).mappings()
+        return [{**dict(r), "payload": json.loads(r["payload"] or "{}")} for r in rows]
+
+
+def record_audit(
+    catalog: Catalog,
+    *,
+    run_id: str | None,
+    key: str,
+    materialization_id: int | None,
+    data_version: str | None,
+    outcomes: Sequence[CheckOutcome],
+    checks_version: str | None,
+    checks_parts: Mapping[str, Any] | None,
+) -> str | None:
+    """Record checks run on the published version of ``key``; returns its new checks status."""
+    status = checks_status(outcomes)
+    with catalog._transaction() as conn:
+        insert_results(
+            conn,
+            run_id=run_id,
+            key=key,
+            materialization_id=materialization_id,
+            data_version=data_version,
+            outcomes=outcomes,
+            versions=checks_parts,
+        )
+        conn.execute(
+            update(t.asset_state)
+            .where(t.asset_state.c.key == key)
+            .values(
+                checks_version=checks_version,
+                checks_parts=json.dumps(checks_parts) if checks_parts is not None else None,
+                checks_status=status,
+            )
+        )
+    return status

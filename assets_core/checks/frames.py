@@ -1,0 +1,235 @@
+"""Built-in checks evaluated natively on pandas and polars DataFrames.
+
+No conversion between the two: each rule has a pandas and a polars body that
+compute the same failing-row mask (nulls treated alike), so both give the same
+verdict and count on the same data.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+from assets_core.checks.definition import BuiltinCheck, CheckResult
+
+SAMPLE_SIZE = 5
+
+_FAMILIES = {
+    "int": ("int", "uint"),
+    "float": ("float", "double"),
+    "str": ("str", "string", "object", "utf8"),
+    "bool": ("bool",),
+    "datetime": ("datetime",),
+    "date": ("date",),
+}
+
+
+class UnknownColumn(Exception):
+    """A check names a column the frame does not have."""
+
+    def __init__(self, missing: list[str], available: list[str]) -> None:
+        self.missing = missing
+        self.available = available
+        super().__init__(
+            f"column(s) {', '.join(missing)} not in the frame; it has: {', '.join(available)}"
+        )
+
+
+def frame_kind(value: Any) -> str | None:
+    mod = type(value).__module__
+    if type(value).__name__ != "DataFrame":
+        return None
+    if mod.startswith("pandas"):
+        return "pandas"
+    if mod.startswith("polars"):
+        return "polars"
+    return None
+
+
+def _jsonable(v: Any) -> Any:
+    if v is None or isinstance(v, bool | int | str):
+        return v
+    if isinstance(v, float):
+        return None if math.isnan(v) else v
+    try:
+        json.dumps(v)
+        return v
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def _need(columns: tuple[str, ...], available: list[str]) -> None:
+    missing = [c for c in columns if c not in available]
+    if missing:
+        raise UnknownColumn(missing, available)
+
+
+# -- pandas ------------------------------------------------------------------------------
+def _pd_mask(spec: BuiltinCheck, df: Any, other: Any) -> Any:
+    import pandas as pd
+
+    cols = list(spec.columns)
+    if spec.kind == "not_null":
+        return df[cols].isna().any(axis=1)
+    if spec.kind == "unique":
+        return df.duplicated(subset=cols, keep=False)
+    if spec.kind == "accepted_values":
+        s = df[cols[0]]
+        return s.notna() & ~s.isin(list(spec.values))
+    if spec.kind == "relationships":
+        s = df[cols[0]]
+        allowed = _values_of(other, spec.field)
+        return s.notna() & ~s.isin(allowed)
+    if spec.kind == "expression":
+        res = spec.predicate(df) if spec.predicate else df.eval(spec.expression)
+        ok = pd.Series(res, index=df.index).astype("boolean").fillna(False)
+        return ~ok.astype(bool)
+    raise ValueError(spec.kind)
+
+
+def _pd_sample(df: Any, mask: Any) -> list[dict[str, Any]]:
+    rows = df[mask].head(SAMPLE_SIZE).to_dict(orient="records")
+    return [{str(k): _jsonable(v) for k, v in r.items()} for r in rows]
+
+
+# -- polars ------------------------------------------------------------------------------
+def _pl_mask(spec: BuiltinCheck, df: Any, other: Any) -> Any:
+    import polars as pl
+
+    cols = list(spec.columns)
+    if spec.kind == "not_null":
+        expr = pl.any_horizontal([pl.col(c).is_null() for c in cols])
+    elif spec.kind == "unique":
+        expr = pl.struct(cols).is_duplicated() if len(cols) > 1 else pl.col(cols[0]).is_duplicated()
+    elif spec.kind == "accepted_values":
+        c = pl.col(cols[0])
+        expr = c.is_not_null() & ~c.is_in(list(spec.values))
+    elif spec.kind == "relationships":
+        c = pl.col(cols[0])
+        expr = c.is_not_null() & ~c.is_in(_values_of(other, spec.field))
+    elif spec.kind == "expression":
+        if spec.predicate is not None:
+            res = spec.predicate(df)
+            ok = res if isinstance(res, pl.Series) else pl.Series(res, dtype=pl.Boolean)
+            return ~ok.fill_null(False)
+        expr = ~pl.sql_expr(spec.expression).fill_null(False)
+    else:
+        raise ValueError(spec.kind)
+    return df.select(expr.alias("_failing")).to_series()
+
+
+def _pl_sample(df: Any, mask: Any) -> list[dict[str, Any]]:
+    rows = df.filter(mask).head(SAMPLE_SIZE).to_dicts()
+    return [{str(k): _jsonable(v) for k, v in r.items()} for r in rows]
+
+
+def _values_of(frame: Any, column: str | None) -> list[Any]:
+    """Distinct non-null values of ``column`` in ``frame`` (pandas or polars), as a list."""
+    if frame is None or column is None:
+        return []
+    kind = frame_kind(frame)
+    if kind == "pandas":
+        _need((column,), [str(c) for c in frame.columns])
+        return frame[column].dropna().unique().tolist()
+    if kind == "polars":
+        _need((column,), list(frame.columns))
+        return frame.get_column(column).drop_nulls().unique().to_list()
+    raise TypeError(f"relationships target is a {type(frame).__name__}, not a DataFrame")
+
+
+# -- dispatch ----------------------------------------------------------------------------
+def _dtype_ok(actual: str, expected: str) -> bool:
+    a, e = actual.lower(), expected.lower()
+    if a == e:
+        return True
+    fam = _FAMILIES.get(e)
+    if fam is None:
+        return False
+    if e == "date":
+        return a.startswith("date") and not a.startswith("datetime")
+    return any(a.startswith(p) for p in fam)
+
+
+def run_builtin(
+    spec: BuiltinCheck, df: Any, other: Any = None, now: float | None = None
+) -> CheckResult:
+    """Evaluate ``spec`` on ``df`` (pandas or polars); ``other`` is the referenced frame."""
+    kind = frame_kind(df)
+    if kind is None:
+        return CheckResult(
+            passed=False,
+            description=f"{spec.name} needs a DataFrame, got {type(df).__name__}",
+        )
+    available = [str(c) for c in df.columns]
+    n = len(df)
+    if spec.kind == "row_count":
+        ok = (spec.min is None or n >= spec.min) and (spec.max is None or n <= spec.max)
+        return CheckResult(
+            passed=ok,
+            description=f"{n} rows",
+            metadata={"rows": n, "min": spec.min, "max": spec.max},
+            failing_rows=0 if ok else n,
+        )
+    if spec.kind == "schema":
+        dtypes = dict(zip(available, [str(t) for t in df.dtypes], strict=True))
+        problems = []
+        for col, want in spec.dtypes:
+            have = dtypes.get(col)
+            if have is None:
+                problems.append(f"{col}: missing")
+            elif not _dtype_ok(have, want):
+                problems.append(f"{col}: {have}, expected {want}")
+        return CheckResult(
+            passed=not problems,
+            description="; ".join(problems) or "schema matches",
+            metadata={"dtypes": dtypes, "problems": problems},
+            failing_rows=0,
+        )
+    if spec.kind == "freshness_column":
+        _need(spec.columns, available)
+        newest = _max_timestamp(df, spec.columns[0], kind)
+        now = time.time() if now is None else now
+        age = None if newest is None else now - newest
+        ok = age is not None and age <= (spec.max_age_s or 0)
+        return CheckResult(
+            passed=ok,
+            description="no timestamp" if age is None else f"newest value is {age:.0f}s old",
+            metadata={"age_s": age, "max_age_s": spec.max_age_s},
+            failing_rows=0 if ok else 1,
+        )
+    _need(spec.columns, available)
+    compute: Callable[..., Any] = _pd_mask if kind == "pandas" else _pl_mask
+    mask = compute(spec, df, other)
+    failing = int(mask.sum())
+    sample = (_pd_sample if kind == "pandas" else _pl_sample)(df, mask) if failing else []
+    return CheckResult(
+        passed=failing == 0,
+        description=f"{failing} of {n} rows fail" if failing else f"all {n} rows pass",
+        metadata={"rows": n},
+        failing_rows=failing,
+        sample=sample,
+    )
+
+
+def _max_timestamp(df: Any, column: str, kind: str) -> float | None:
+    if kind == "pandas":
+        import pandas as pd
+
+        s = pd.to_datetime(df[column], utc=True).dropna()
+        return None if s.empty else s.max().timestamp()
+    import polars as pl
+
+    s = df.get_column(column).drop_nulls()
+    if s.is_empty():
+        return None
+    v = s.max()
+    if isinstance(v, str):
+        v = pl.Series([v]).str.to_datetime().item()
+    if getattr(v, "tzinfo", None) is None and hasattr(v, "replace"):
+        from datetime import UTC
+
+        v = v.replace(tzinfo=UTC)
+    return v.timestamp()

@@ -1,0 +1,1 @@
+"""Adapters between assets-core and outside libraries; each is imported only when used."""
