@@ -9,6 +9,8 @@
 'bi/daily_revenue'
 """
 
+from assets_core.checks.definition import CheckResult as CheckResult
+from assets_core.checks.definition import check as check
 from assets_core.definitions import AssetDef as AssetDef
 from assets_core.definitions import SourceDef as SourceDef
 from assets_core.definitions import asset as asset
@@ -17,4 +19,13 @@ from assets_core.errors import AssetsError as AssetsError
 
 __version__ = "0.1.0"
 
-__all__ = ["AssetDef", "AssetsError", "SourceDef", "__version__", "asset", "source"]
+__all__ = [
+    "AssetDef",
+    "AssetsError",
+    "CheckResult",
+    "SourceDef",
+    "__version__",
+    "asset",
+    "check",
+    "source",
+]

@@ -95,6 +95,7 @@ def status_rows(
                 "last_attempt_at": st.last_attempt_at if st else None,
                 "reasons": [r.as_dict() for r in plan.stale.get(key, ())],
                 "checks": _checks_summary(checks[key]) if key in checks else None,
+                "checks_status": st.checks_status if st else None,
             }
         )
     return rows

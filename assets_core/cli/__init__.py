@@ -65,7 +65,7 @@ def emit_json(data: Any) -> None:
 
 
 def main() -> None:
-    from assets_core.cli import commands  # noqa: F401  (registers the commands)
+    from assets_core.cli import checks, commands  # noqa: F401  (registers the commands)
 
     cli(prog_name="assets")
 

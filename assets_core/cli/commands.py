@@ -176,7 +176,7 @@ def status(ctx: click.Context, selection: tuple[str, ...], as_json: bool) -> Non
             styled(r["status"]),
             age(r["published_at"]),
             version,
-            _checks_cell(r["checks"]),
+            _checks_cell(r["checks"], r.get("checks_status")),
             why,
         )
     console.print(table)
@@ -186,11 +186,13 @@ def status(ctx: click.Context, selection: tuple[str, ...], as_json: bool) -> Non
     console.print(" | ".join(f"{styled(k)} {v}" for k, v in sorted(counts.items())))
 
 
-def _checks_cell(summary: dict[str, Any] | None) -> str:
+def _checks_cell(summary: dict[str, Any] | None, checks_status: str | None = None) -> str:
     if not summary:
         return "-"
     parts = [f"{summary['passed']}/{summary['total']} passed"]
-    if summary["failed"]:
+    if summary["failed"] and checks_status == "released":
+        parts.append("released despite: " + ", ".join(summary["failed"]))
+    elif summary["failed"]:
         parts.append("[red]failed: " + ", ".join(summary["failed"]) + "[/red]")
     if summary["warned"]:
         parts.append("[yellow]warn: " + ", ".join(summary["warned"]) + "[/yellow]")
