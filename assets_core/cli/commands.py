@@ -310,9 +310,25 @@ def show(ctx: click.Context, key: str, limit: int, as_json: bool) -> None:
     d = project.graph.defs[key]
     state = catalog.state().assets.get(key)
     hist = catalog.history(key, limit)
+    checks_by_version: dict[int | None, list[dict[str, Any]]] = {}
+    if project.graph.checks_of(key):
+        from assets_core.catalog.checks import results_for
+
+        seen: set[tuple[int, str]] = set()
+        for r in results_for(catalog, key, [h["id"] for h in hist]):  # newest first
+            if (r["materialization_id"], r["check_name"]) in seen:
+                continue
+            seen.add((r["materialization_id"], r["check_name"]))
+            checks_by_version.setdefault(r["materialization_id"], []).append(
+                {
+                    k: r[k]
+                    for k in ("check_name", "passed", "severity", "failing_rows", "description")
+                }
+            )
     for h in hist:
-        for col in ("code_parts", "input_versions", "columns"):
-            h[col] = json.loads(h[col]) if h[col] else None
+        for col in ("code_parts", "input_versions", "columns", "checks_parts"):
+            h[col] = json.loads(h[col]) if h.get(col) else None
+        h["checks"] = checks_by_version.get(h["id"], [])
     info = {
         "key": key,
         "kind": d.kind,
@@ -347,7 +363,7 @@ def show(ctx: click.Context, key: str, limit: int, as_json: bool) -> None:
         else "published: nothing yet"
     )
     table = Table(title=f"history of {key}")
-    for col in ("id", "run", "status", "started", "code", "data", "rows", "inputs"):
+    for col in ("id", "run", "status", "started", "code", "data", "rows", "inputs", "checks"):
         table.add_column(col)
     for h in hist:
         inputs = ", ".join(f"{u}@{v[:8]}" for u, v in (h["input_versions"] or {}).items())
@@ -363,12 +379,24 @@ def show(ctx: click.Context, key: str, limit: int, as_json: bool) -> None:
             (h["data_version"] or "-")[:10],
             str(h["rows"]) if h["rows"] is not None else "-",
             inputs,
+            _version_checks(h["checks"]),
         )
     console.print(table)
     failures = [h for h in hist if h["status"] == "failed" and h["error"]]
     if failures:
         console.print(f"\n[red]latest error[/red] (materialization {failures[0]['id']}):")
         console.print(failures[0]["error"], markup=False)
+
+
+def _version_checks(results: list[dict[str, Any]]) -> str:
+    if not results:
+        return ""
+    bad = [
+        f"{'FAIL' if r['severity'] == 'error' else 'warn'} {r['check_name']}"
+        for r in results
+        if not r["passed"]
+    ]
+    return f"{len(results) - len(bad)}/{len(results)} passed" + "".join(f"\n{b}" for b in bad)
 
 
 @cli.command()
