@@ -424,7 +424,9 @@ def gc(ctx: click.Context, keep: int, dry_run: bool, as_json: bool) -> None:
             if ref in keepers:
                 continue
             if ref.startswith("blob:"):
-                remove_blobs.append(ref[5:])
+                # like files, list only what is still there (an earlier gc may have run)
+                if ref[5:] not in remove_blobs and catalog.blob(ref[5:]) is not None:
+                    remove_blobs.append(ref[5:])
             else:
                 path = store.path_of(ref)
                 if path is not None and path.exists():
