@@ -14,8 +14,10 @@ from __future__ import annotations
 import ast
 import hashlib
 import inspect
+import linecache
 import os
 import sys
+import textwrap
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +120,12 @@ class Fingerprinter:
         self._in_project: dict[str, bool] = {}
         self._rels: dict[str, str] = {}
         self._refs: dict[int, list[tuple[str, str | None]]] = {}
+        # how to re-check each part cheaply at the next load, without parsing:
+        # part name -> (kind, module, attribute path, stamp)
+        self._probes: dict[str, Probe] = {}
+        self._checked: set[str] = set()
+        self._abs: dict[str, str] = {}
+        self._functions: dict[tuple[Any, bool], tuple[CodePart, ast.AST | None, Any]] = {}
 
     # -- public -------------------------------------------------------------------------
     def version_of(self, fn: Callable[..., Any]) -> CodeVersion:
@@ -129,8 +137,19 @@ class Fingerprinter:
             version=digest("|".join(f"{p.name}={p.digest}" for p in ordered)), parts=ordered
         )
 
+    def probes_of(self, version: CodeVersion) -> tuple[Probe, ...]:
+        """Runtime stamps of every part of ``version`` (see :func:`probe_holds`)."""
+        return tuple(self._probes[p.name] for p in version.parts if p.name in self._probes)
+
     def files_of(self, version: CodeVersion) -> set[str]:
-        return {str(self.root / p.file) for p in version.parts if p.file}
+        out = set()
+        for p in version.parts:
+            if p.file:
+                full = self._abs.get(p.file)
+                if full is None:
+                    full = self._abs[p.file] = str(self.root / p.file)
+                out.add(full)
+        return out
 
     # -- internals ----------------------------------------------------------------------
     def _is_project_file(self, filename: str | None) -> bool:
@@ -198,17 +217,34 @@ class Fingerprinter:
         name = f"{fn.__module__}.{fn.__qualname__}"
         if name in parts:
             return parts[name]
-        idx = self._index(code.co_filename)
-        node = idx.by_line.get(code.co_firstlineno) if idx else None
-        if idx is None or node is None:
+        self._probes[name] = ("f", fn.__module__, fn.__qualname__, code_stamp(fn))
+        memo_key = (code, top)
+        known = self._functions.get(memo_key)
+        if known is not None:  # a helper shared by many assets is parsed once
+            part, node, idx = known
+            parts[name] = part
+            if node is not None:
+                self._follow(node, fn.__globals__, idx, parts)
+            return part
+        if code.co_filename not in self._checked:
+            linecache.checkcache(code.co_filename)  # the file may have changed since last read
+            self._checked.add(code.co_filename)
+        node = _function_node(code)
+        idx = None
+        if node is None:
+            idx = self._index(code.co_filename)
+            node = idx.by_line.get(code.co_firstlineno) if idx else None
+        if node is None:
             # no source (e.g. defined in a REPL): fall back to the bytecode
             part = CodePart(name, self._rel(code.co_filename), digest(_code_bytes(code)))
             parts[name] = part
+            self._functions[memo_key] = (part, None, None)
             return part
-        part = CodePart(
-            name, self._rel(code.co_filename), digest(idx.dump(node, drop_decorators=top))
-        )
+        part = CodePart(name, self._rel(code.co_filename), digest(_dump(node, top)))
         parts[name] = part
+        if top:  # an asset's decorator arguments are not how it computes
+            node.decorator_list = []
+        self._functions[memo_key] = (part, node, idx)
         self._follow(node, fn.__globals__, idx, parts)
         return part
 
@@ -216,7 +252,7 @@ class Fingerprinter:
         self,
         node: ast.AST,
         env: Mapping[str, Any],
-        idx: _ModuleIndex,
+        idx: _ModuleIndex | None,
         parts: dict[str, CodePart],
     ) -> None:
         refs = self._refs.get(id(node))
@@ -259,6 +295,7 @@ class Fingerprinter:
             if qual in parts or idx is None or cnode is None:
                 return
             parts[qual] = CodePart(qual, self._rel(file), digest(idx.dump(cnode)))  # type: ignore[arg-type]
+            self._probes[qual] = ("c", value.__module__, value.__qualname__, file_stamp(file))  # type: ignore[arg-type]
             self._follow(cnode, mod.__dict__, idx, parts)
         elif isinstance(value, _CONST_TYPES):
             self._constant(name, env, parts, home)
@@ -289,6 +326,7 @@ class Fingerprinter:
         qual = f"{modname}.{name}"
         if qual not in parts:
             parts[qual] = CodePart(qual, self._rel(file), digest(idx.dump(node)))
+            self._probes[qual] = ("v", str(modname), name, _value_stamp(env.get(name)))
             self._follow(node, env, idx, parts)
 
 
@@ -318,10 +356,115 @@ def _references(node: ast.AST) -> Iterator[tuple[str, str | None]]:
 
 
 def _code_bytes(code: Any) -> bytes:
-    out = [code.co_code, repr(code.co_names).encode()]
+    out = [code.co_code, repr(code.co_names).encode(), repr(code.co_varnames).encode()]
     for c in code.co_consts:
-        out.append(_code_bytes(c) if hasattr(c, "co_code") else repr(c).encode())
+        if hasattr(c, "co_code"):
+            out.append(_code_bytes(c))
+        elif isinstance(c, frozenset):  # set literals: their repr order varies by process
+            out.append(repr(sorted(map(repr, c))).encode())
+        else:
+            out.append(repr(c).encode())
     return b"".join(out)
+
+
+Probe = tuple[str, str, str, str]
+
+
+def code_stamp(fn: Any) -> str:
+    """A cheap fingerprint of a function as loaded (bytecode, defaults, annotations).
+
+    Layout and comments do not reach bytecode, so an unchanged stamp means the
+    normalized-AST version computed earlier still holds; it is never recorded.
+    """
+    extra = repr((fn.__defaults__, fn.__kwdefaults__, getattr(fn, "__annotations__", None)))
+    return digest(_code_bytes(fn.__code__) + extra.encode())
+
+
+def file_stamp(path: str) -> str:
+    try:
+        return digest(Path(path).read_bytes())
+    except OSError:
+        return "missing"
+
+
+def _value_stamp(value: Any) -> str:
+    if isinstance(value, set | frozenset):
+        return digest(repr(sorted(map(repr, value))))
+    return digest(repr(value))
+
+
+def probe_holds(probe: Probe, memo: dict[Probe, bool]) -> bool:
+    """Does the part ``probe`` describes still have the same stamp in this process?"""
+    got = memo.get(probe)
+    if got is not None:
+        return got
+    kind, module, attr, stamp = probe
+    mod = sys.modules.get(module)
+    obj: Any = mod
+    ok = False
+    if mod is not None and "<" not in attr:
+        for a in attr.split("."):
+            obj = getattr(obj, a, _MISSING)
+            if obj is _MISSING:
+                break
+        if obj is not _MISSING:
+            if kind == "f":
+                ok = inspect.isfunction(obj) and code_stamp(inspect.unwrap(obj)) == stamp
+            elif kind == "c":
+                ok = file_stamp(getattr(mod, "__file__", "") or "") == stamp
+            else:
+                ok = _value_stamp(obj) == stamp
+    memo[probe] = ok
+    return ok
+
+
+_MISSING = object()
+
+
+def _function_node(code: Any) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """Parse just the function's own lines (much cheaper than its whole module)."""
+    lines = linecache.getlines(code.co_filename)
+    start = code.co_firstlineno - 1
+    if not lines or start >= len(lines):
+        return None
+    tree = None
+    end = _last_line(code)
+    if end > start:  # the code object knows where the function ends: no tokenizing
+        try:
+            tree = ast.parse(textwrap.dedent("".join(lines[start:end])))
+        except (SyntaxError, ValueError):
+            tree = None
+    if tree is None:
+        try:
+            block = inspect.getblock(lines[start:])
+            tree = ast.parse(textwrap.dedent("".join(block)))
+        except (SyntaxError, ValueError, IndexError):
+            return None
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef | ast.AsyncFunctionDef):
+        return None
+    _strip_docstrings(tree)
+    return tree.body[0]
+
+
+def _last_line(code: Any) -> int:
+    last = 0
+    for _, end, _, _ in code.co_positions():
+        if end is not None and end > last:
+            last = end
+    for c in code.co_consts:
+        if hasattr(c, "co_positions"):
+            last = max(last, _last_line(c))
+    return last
+
+
+def _dump(node: ast.FunctionDef | ast.AsyncFunctionDef, drop_decorators: bool) -> str:
+    if not drop_decorators:
+        return ast.dump(node, annotate_fields=False)
+    saved, node.decorator_list = node.decorator_list, []
+    try:
+        return ast.dump(node, annotate_fields=False)
+    finally:
+        node.decorator_list = saved
 
 
 def diff_parts(old: Mapping[str, list[str]] | None, new: Mapping[str, list[str]]) -> list[str]:

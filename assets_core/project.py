@@ -22,7 +22,15 @@ from types import ModuleType
 from typing import Any
 
 from assets_core.checks.definition import CheckDef, check_def_of
-from assets_core.code_version import CodePart, CodeVersion, Fingerprinter, digest
+from assets_core.code_version import (
+    CodePart,
+    CodeVersion,
+    Fingerprinter,
+    code_stamp,
+    digest,
+    file_stamp,
+    probe_holds,
+)
 from assets_core.definitions import AssetDef, Definition, SourceDef, definition_of
 from assets_core.errors import DefinitionError, ProjectError
 from assets_core.graph import Graph
@@ -253,27 +261,30 @@ def _sql_definitions(config: ProjectConfig) -> list[Definition]:
 
 
 # -- code versions, cached by the content of the files they came from -------------------
-_CACHE_NAME = "code_versions.pickle"
+_CACHE_NAME = "code_versions.v2.pickle"
 
 
 def _code_versions(config: ProjectConfig, graph: Graph) -> dict[str, CodeVersion]:
+    """Code version of every asset, reusing last load's result where nothing changed.
+
+    A cached version holds when the files it came from are byte-identical, or else
+    when the bytecode (and values) of each of its parts are: one edited function in
+    a big module then costs one fingerprint, not one per function of the module.
+    """
     cache_path = config.state_dir / "cache" / _CACHE_NAME
     try:
         cache: dict[str, Any] = pickle.loads(cache_path.read_bytes())
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError):
         cache = {}
-    file_stamps: dict[str, str | None] = {}
+    stamps: dict[str, str] = {}
 
-    def stamp(file: str) -> str | None:
-        got = file_stamps.get(file, "?")
-        if got == "?":
-            try:
-                got = digest(Path(file).read_bytes())
-            except OSError:
-                got = None
-            file_stamps[file] = got
+    def stamp(file: str) -> str:
+        got = stamps.get(file)
+        if got is None:
+            got = stamps[file] = file_stamp(file)
         return got
 
+    memo: dict[Any, bool] = {}
     fp: Fingerprinter | None = None
     out: dict[str, CodeVersion] = {}
     fresh: dict[str, Any] = {}
@@ -289,20 +300,20 @@ def _code_versions(config: ProjectConfig, graph: Graph) -> dict[str, CodeVersion
             continue
         own = d.fn.__code__.co_filename
         hit = cache.get(key)
-        if (
-            hit is not None
-            and hit[0] == own
-            and hit[1] == d.fn.__code__.co_firstlineno
-            and all(stamp(f) == s for f, s in hit[2])
-        ):
-            out[key] = hit[3]
-            fresh[key] = hit
-            continue
+        if hit is not None and own in hit[0]:
+            files, own_stamp, probes, version, parts = hit
+            if all(stamp(f) == s for f, s in files.items()) or (
+                code_stamp(d.fn) == own_stamp and all(probe_holds(p, memo) for p in probes)
+            ):
+                out[key] = CodeVersion(version, tuple(CodePart(*p) for p in parts))
+                fresh[key] = ({f: stamp(f) for f in files}, own_stamp, probes, version, parts)
+                continue
         if fp is None:
             fp = Fingerprinter(config.root)
         cv = fp.version_of(d.fn)
-        files = sorted(fp.files_of(cv) | {own})
-        fresh[key] = (own, d.fn.__code__.co_firstlineno, [(f, stamp(f)) for f in files], cv)
+        files = {f: stamp(f) for f in sorted(fp.files_of(cv) | {own})}
+        parts = tuple((p.name, p.file, p.digest) for p in cv.parts)
+        fresh[key] = (files, code_stamp(d.fn), fp.probes_of(cv), cv.version, parts)
         out[key] = cv
     if fresh != cache:
         _write_atomic(cache_path, pickle.dumps(fresh, protocol=5))

@@ -6,11 +6,12 @@ import getpass
 import json
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -146,20 +147,26 @@ class Catalog:
     def group_commit(self, window_s: float = 0.02) -> Iterator[None]:
         """Within this block, records share transactions of at most ``window_s`` seconds.
 
-        Each transaction is still short and atomic: a crash loses at most the records of
-        the last window, whose values were staged but never published.
+        Each transaction is still short and atomic, and is committed at the latest
+        ``window_s`` after it opened (by a timer when the run is busy in user code), so
+        other readers see progress promptly. A crash loses at most the records of the
+        last window, whose values were staged but never published.
         """
         conn = self.engine.connect()
-        self._group = _Group(conn, window_s)
+        group = _Group(conn, window_s)
+        self._group = group
         try:
             yield
         finally:
             self._group = None
-            try:
-                if conn.in_transaction():
-                    conn.commit()
-            finally:
-                conn.close()
+            with group.lock:
+                if group.timer is not None:
+                    group.timer.cancel()
+                try:
+                    if conn.in_transaction():
+                        conn.commit()
+                finally:
+                    conn.close()
 
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
@@ -168,17 +175,21 @@ class Catalog:
             with self.engine.begin() as conn:
                 yield conn
             return
-        conn = group.conn
-        if not conn.in_transaction():
-            conn.begin()
-            group.opened = time.perf_counter()
-        try:
-            yield conn
-        except BaseException:
-            conn.rollback()
-            raise
-        if time.perf_counter() - group.opened >= group.window_s:
-            conn.commit()
+        with group.lock:
+            conn = group.conn
+            if not conn.in_transaction():
+                conn.begin()
+                group.opened = time.perf_counter()
+                group.timer = threading.Timer(group.window_s, group.flush)
+                group.timer.daemon = True
+                group.timer.start()
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            if time.perf_counter() - group.opened >= group.window_s:
+                conn.commit()
 
     def _put_blob(self, conn: Any, data_version: str | None, body: bytes) -> None:
         row = {"data_version": data_version, "body": body}
@@ -212,7 +223,8 @@ class Catalog:
         kwargs: dict[str, Any] = {}
         if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
-            kwargs["connect_args"] = {"timeout": 30}
+            # the group-commit timer commits from its own thread, under the group's lock
+            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
         try:
             engine = create_engine(u, **kwargs)
         except (NoSuchModuleError, ImportError) as e:
@@ -503,6 +515,14 @@ class _Group:
     conn: Any
     window_s: float
     opened: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    timer: threading.Timer | None = None
+
+    def flush(self) -> None:
+        """Commit the open transaction (from the timer thread, while user code runs)."""
+        with self.lock:
+            if self.conn.in_transaction() and not self.conn.closed:
+                self.conn.commit()
 
 
 def _os_user() -> str:

@@ -52,6 +52,8 @@ def frame_kind(value: Any) -> str | None:
 def _jsonable(v: Any) -> Any:
     if v is None or isinstance(v, bool | int | str):
         return v
+    if type(v).__name__ in ("NaTType", "NAType"):  # pandas' missing values: None, as in polars
+        return None
     if isinstance(v, float):
         return None if math.isnan(v) else v
     try:
@@ -153,6 +155,15 @@ def _dtype_ok(actual: str, expected: str) -> bool:
     return any(a.startswith(p) for p in fam)
 
 
+def _pd_inferred(df: Any, column: str, dtype: str) -> str:
+    """pandas keeps dates (and mixed values) in ``object`` columns: name what they hold."""
+    if dtype != "object":
+        return dtype
+    import pandas as pd
+
+    return "date" if pd.api.types.infer_dtype(df[column], skipna=True) == "date" else dtype
+
+
 def run_builtin(
     spec: BuiltinCheck, df: Any, other: Any = None, now: float | None = None
 ) -> CheckResult:
@@ -180,7 +191,7 @@ def run_builtin(
             have = dtypes.get(col)
             if have is None:
                 problems.append(f"{col}: missing")
-            elif not _dtype_ok(have, want):
+            elif not _dtype_ok(_pd_inferred(df, col, have) if kind == "pandas" else have, want):
                 problems.append(f"{col}: {have}, expected {want}")
         return CheckResult(
             passed=not problems,
@@ -225,6 +236,8 @@ def _max_timestamp(df: Any, column: str, kind: str) -> float | None:
     s = df.get_column(column).drop_nulls()
     if s.is_empty():
         return None
+    if s.dtype == pl.Date:  # a day counts from its midnight, as pandas reads it
+        s = s.cast(pl.Datetime)
     v = s.max()
     if isinstance(v, str):
         v = pl.Series([v]).str.to_datetime().item()
