@@ -76,7 +76,7 @@ def open_catalog(project: Project) -> Catalog:
 
 
 def open_store(project: Project, catalog: Catalog) -> FileStore:
-    return FileStore(project.config.store_path, catalog.blob)
+    return FileStore(project.config.store_path, catalog.blob, catalog.blobs)
 
 
 def make_plan(
@@ -294,6 +294,9 @@ class _Run:
             )
 
         started = time.time()
+        self.store.prefetch(
+            [self.refs[u] for u in g.upstream[key] if u in self.refs and u not in self.memory]
+        )
         try:
             kwargs = {p: self.load(u) for p, u in g.inputs[key]}
         except AssetsError as e:

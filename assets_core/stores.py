@@ -72,9 +72,22 @@ def _parquet_bytes(value: Any, kind: str) -> tuple[bytes, int, list[tuple[str, s
 class FileStore:
     """Parquet and pickle files under ``root``, small values inline in the catalog."""
 
-    def __init__(self, root: Path, inline_reader: Callable[[str], bytes | None]) -> None:
+    def __init__(
+        self,
+        root: Path,
+        inline_reader: Callable[[str], bytes | None],
+        bulk_reader: Callable[[list[str]], dict[str, bytes]] | None = None,
+    ) -> None:
         self.root = Path(root)
         self._inline_reader = inline_reader
+        self._bulk_reader = bulk_reader
+        self._prefetched: dict[str, bytes] = {}
+
+    def prefetch(self, refs: list[str]) -> None:
+        """Read the inline values among ``refs`` in one go, for the loads that follow."""
+        dvs = [r[5:] for r in refs if r.startswith("blob:") and r[5:] not in self._prefetched]
+        if len(dvs) > 1 and self._bulk_reader is not None:
+            self._prefetched.update(self._bulk_reader(dvs))
 
     def stage(self, key: str, value: Any) -> Staged:
         kind = _frame_kind(value)
@@ -123,7 +136,7 @@ class FileStore:
     def load(self, key: str, ref: str) -> Any:
         fmt, _, loc = ref.partition(":")
         if fmt == "blob":
-            data = self._inline_reader(loc)
+            data = self._prefetched.pop(loc, None) or self._inline_reader(loc)
             if data is None:
                 raise StoreError(
                     f"the published value of {key} ({loc}) is missing from the catalog"
