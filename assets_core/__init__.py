@@ -16,6 +16,7 @@ from assets_core.definitions import SourceDef as SourceDef
 from assets_core.definitions import asset as asset
 from assets_core.definitions import source as source
 from assets_core.errors import AssetsError as AssetsError
+from assets_core.freshness import Freshness as Freshness
 
 __version__ = "0.1.0"
 
@@ -23,6 +24,7 @@ __all__ = [
     "AssetDef",
     "AssetsError",
     "CheckResult",
+    "Freshness",
     "SourceDef",
     "__version__",
     "asset",

@@ -20,9 +20,12 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from assets_core.errors import DefinitionError
+
+if TYPE_CHECKING:
+    from assets_core.freshness import Freshness
 
 KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*$")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -65,6 +68,7 @@ class AssetDef:
     location: Location
     kind: str = "python"
     checks: tuple[Any, ...] = ()  # built-in checks (assets_core.checks), run before publishing
+    freshness: Freshness | None = None
 
     @property
     def name(self) -> str:
@@ -87,6 +91,7 @@ class SourceDef:
     description: str
     location: Location
     kind: str = "source"
+    freshness: Freshness | None = None
 
     @property
     def name(self) -> str:
@@ -140,6 +145,7 @@ def asset(
     code_version: str | None = None,
     metadata: Mapping[str, Any] | None = None,
     checks: Iterable[Any] | None = None,
+    freshness: Freshness | None = None,
 ) -> Callable[[F], F]: ...
 
 
@@ -156,6 +162,7 @@ def asset(
     code_version: str | None = None,
     metadata: Mapping[str, Any] | None = None,
     checks: Iterable[Any] | None = None,
+    freshness: Freshness | None = None,
 ) -> Any:
     """Declare the decorated function as an asset.
 
@@ -164,6 +171,8 @@ def asset(
     that only order the run. ``code_version`` pins the code version instead of
     deriving it from the function's normalized code. ``checks`` lists built-in
     checks (``assets_core.checks``) every new version must pass to be published.
+    ``freshness`` is a :class:`~assets_core.Freshness` policy (how old the asset may be, or by when it
+    must be updated), evaluated by ``assets status``.
     """
 
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -226,6 +235,7 @@ def asset(
             metadata=dict(metadata or {}),
             location=loc,
             checks=specs,
+            freshness=_freshness(freshness, k, where),
         )
         f.__asset_def__ = d  # type: ignore[attr-defined]
         return f
@@ -272,6 +282,7 @@ def source(
     group: str | None = None,
     tags: Iterable[str] | None = None,
     description: str = "",
+    freshness: Freshness | None = None,
 ) -> SourceDef:
     """Declare data the project reads but does not produce.
 
@@ -280,6 +291,7 @@ def source(
     source's version is the content hash of those files. ``observe`` is a function
     returning the current version of anything else (a table's ``max(updated_at)``,
     an API's ETag); assets that read such a source receive that value.
+    ``freshness`` is measured from the latest observation that saw the source change.
     """
     loc = _caller_location()
     where = str(loc)
@@ -299,7 +311,23 @@ def source(
         tags=_tags(tags, where),
         description=description,
         location=loc,
+        freshness=_freshness(freshness, key, where),
     )
+
+
+def _freshness(policy: Any, key: str, where: str) -> Freshness | None:
+    if policy is None:
+        return None
+    from assets_core.freshness import Freshness
+
+    if not isinstance(policy, Freshness):
+        raise DefinitionError(
+            f"{key}: freshness= must be a Freshness policy, got {policy!r}",
+            key=key,
+            location=where,
+            hint='from assets_core import Freshness; freshness=Freshness(max_lag="26h")',
+        )
+    return policy
 
 
 def definition_of(obj: Any) -> Definition | None:

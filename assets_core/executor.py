@@ -90,11 +90,12 @@ def make_plan(
     g = project.graph
     chosen = select(g, selection)
     sources = {k: g.defs[k] for k in g.sources}
+    cache = project.config.state_dir / "cache"  # file digests by size and mtime
     return plan(
         g,
         state if state is not None else catalog.state(),
         code_versions=project.code_versions,
-        source_versions=observe_all(sources, project.root),  # type: ignore[arg-type]
+        source_versions=observe_all(sources, project.root, cache),  # type: ignore[arg-type]
         selection=chosen,
         force=force,
         now=time.time(),

@@ -1,9 +1,22 @@
-"""Observing sources: the current version of data the project reads but does not produce."""
+"""Observing sources: the current version of data the project reads but does not produce.
+
+A path source's version is a hash over its matched files (relative path and
+content). Hashing every file on every plan would cost time proportional to the
+data, so a :class:`FileDigestCache` remembers each file's digest with its size
+and modification time: a file whose size and mtime are unchanged is not read
+again. Files modified in the last two seconds are always hashed (and not cached),
+so a write that lands within one mtime tick of the previous one is never missed.
+"""
 
 from __future__ import annotations
 
 import glob
-from collections.abc import Mapping
+import hashlib
+import os
+import pickle
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,23 +24,99 @@ from assets_core.code_version import digest
 from assets_core.definitions import SourceDef
 from assets_core.errors import AssetsError
 
+CACHE_NAME = "source_files.pickle"
+# A file modified this recently may change again within the same mtime tick.
+_RACY_S = 2.0
+
 
 class ObservationError(AssetsError):
     exit_code = 1
 
 
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One source's version as seen now."""
+
+    key: str
+    version: str
+    files: int | None  # how many files matched, for path sources
+
+
+class FileDigestCache:
+    """``path -> (size, mtime_ns, digest)``, kept in ``.assets/cache/`` between commands."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self._entries: dict[str, tuple[int, int, str]] = {}
+        self._dirty = False
+        if path is not None:
+            try:
+                self._entries = pickle.loads(path.read_bytes())
+            except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
+                self._entries = {}
+
+    def digest_of(self, path: str, st: os.stat_result, now: float) -> str:
+        hit = self._entries.get(path)
+        if hit is not None and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
+            return hit[2]
+        with open(path, "rb") as f:
+            got = hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
+        if now - st.st_mtime_ns / 1e9 > _RACY_S:
+            self._entries[path] = (st.st_size, st.st_mtime_ns, got)
+            self._dirty = True
+        elif hit is not None:
+            del self._entries[path]
+            self._dirty = True
+        return got
+
+    def save(self) -> None:
+        if self.path is None or not self._dirty:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(pickle.dumps(self._entries, protocol=5))
+            os.replace(tmp, self.path)
+        except OSError:
+            pass  # the cache only saves time; a read-only project still works
+        self._dirty = False
+
+
 def matched_files(src: SourceDef, root: Path) -> list[Path]:
+    return [Path(p) for p, _ in _matched(src, root)]
+
+
+def _matched(src: SourceDef, root: Path) -> list[tuple[str, os.stat_result]]:
     assert src.path is not None
     pattern = src.path if Path(src.path).is_absolute() else str(root / src.path)
-    return sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
+    out = []
+    for p in glob.glob(pattern, recursive=True):
+        try:
+            st = os.stat(p)
+        except OSError:
+            continue  # removed between the listing and the stat
+        if st.st_mode & 0o170000 == 0o100000:  # a regular file
+            out.append((p, st))
+    out.sort()
+    return out
 
 
-def observe(src: SourceDef, root: Path) -> str:
+def observe(src: SourceDef, root: Path, cache: FileDigestCache | None = None) -> str:
     """The current version of ``src``: a content hash of its files, or its observe() value."""
+    return observe_one(src, root, cache or FileDigestCache()).version
+
+
+def observe_one(src: SourceDef, root: Path, cache: FileDigestCache) -> Observation:
     if src.path is not None:
-        files = matched_files(src, root)
-        h = [f"{_rel(p, root)}\0{digest(p.read_bytes())}" for p in files]
-        return digest("\n".join(h)) if files else "no-files"
+        files = _matched(src, root)
+        now = time.time()
+        root_s = str(root) + os.sep
+        h = [
+            f"{p[len(root_s) :] if p.startswith(root_s) else p}\0{cache.digest_of(p, st, now)}"
+            for p, st in files
+        ]
+        version = digest("\n".join(h)) if files else "no-files"
+        return Observation(src.key, version, len(files))
     assert src.observe is not None
     try:
         value = src.observe()
@@ -36,7 +125,8 @@ def observe(src: SourceDef, root: Path) -> str:
             f"observing source {src.key} failed: {type(e).__name__}: {e}",
             hint=f"fix the observe= function at {src.location}",
         ) from e
-    return value if isinstance(value, str) and len(value) <= 64 else digest(repr(value))
+    version = value if isinstance(value, str) and len(value) <= 64 else digest(repr(value))
+    return Observation(src.key, version, None)
 
 
 def value_of(src: SourceDef, root: Path) -> Any:
@@ -47,12 +137,18 @@ def value_of(src: SourceDef, root: Path) -> Any:
     return src.observe()
 
 
-def observe_all(sources: Mapping[str, SourceDef], root: Path) -> dict[str, str]:
-    return {k: observe(s, root) for k, s in sources.items()}
+def observe_all(
+    sources: Mapping[str, SourceDef], root: Path, cache_dir: Path | None = None
+) -> dict[str, str]:
+    """The current version of every source; file digests are cached under ``cache_dir``."""
+    return {o.key: o.version for o in observe_many(sources.values(), root, cache_dir)}
 
 
-def _rel(p: Path, root: Path) -> str:
+def observe_many(
+    sources: Iterable[SourceDef], root: Path, cache_dir: Path | None = None
+) -> list[Observation]:
+    cache = FileDigestCache(cache_dir / CACHE_NAME if cache_dir is not None else None)
     try:
-        return str(p.relative_to(root))
-    except ValueError:
-        return str(p)
+        return [observe_one(s, root, cache) for s in sources]
+    finally:
+        cache.save()

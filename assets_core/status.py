@@ -1,20 +1,150 @@
-"""The status of every asset and source, as shown by `assets status` and lineage views.
+"""The status of every asset and source, as ``assets status`` and ``assets lineage`` show it.
 
-fresh | stale (with reasons) | failed | quarantined | failed_checks | never, plus
-the latest result of each check (warnings included).
+One status per key, the most urgent first:
+
+=================  ==========================================================
+``quarantined``    the latest version failed a blocking check and was kept aside
+``failed_checks``  the published version fails a blocking check (``assets check``)
+``failed``         the latest attempt failed
+``never``          nothing published yet
+``overdue``        its freshness policy is in warn or error
+``stale``          the planner would rebuild it (with reasons)
+``fresh``          up to date
+``source``         a source (``overdue`` when its freshness policy says so)
+=================  ==========================================================
+
+Each asset also carries the latest result of each of its checks (warnings
+included). Freshness is evaluated from the catalog: an asset's last update is its
+latest published materialization, a source's the latest observation that saw a
+change. Each change of a key's freshness state is recorded as a ``freshness`` event.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from assets_core.catalog import Catalog, CatalogState
-from assets_core.planner import Plan
-from assets_core.project import Project
+from assets_core.freshness import FRESH, FreshnessResult, current_time, evaluate
+from assets_core.planner import Plan, Reason
+
+if TYPE_CHECKING:
+    from assets_core.catalog import Catalog, CatalogState
+    from assets_core.project import Project
+
+STATUSES = (
+    "quarantined",
+    "failed_checks",
+    "failed",
+    "never",
+    "overdue",
+    "stale",
+    "fresh",
+    "source",
+)
+FRESHNESS_EVENT = "freshness"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssetStatus:
+    key: str
+    kind: str
+    group: str
+    status: str
+    version: str | None  # published data version, or a source's observed version
+    updated_at: float | None  # latest publication, or a source's latest observed change
+    last_attempt_at: float | None
+    reasons: tuple[Reason, ...]
+    freshness: FreshnessResult | None
+    checks: dict[str, Any] | None = None  # latest result of each check, see checks_summary
+    checks_status: str | None = None  # passed | warned | failed | released
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "kind": self.kind,
+            "group": self.group,
+            "status": self.status,
+            "version": self.version,
+            "published_at": self.updated_at,
+            "last_attempt_at": self.last_attempt_at,
+            "reasons": [r.as_dict() for r in self.reasons],
+            "freshness": self.freshness.as_dict() if self.freshness is not None else None,
+            "checks": self.checks,
+            "checks_status": self.checks_status,
+        }
+
+
+def compute_status(
+    project: Project,
+    catalog: Catalog,
+    selection: str | Sequence[str] | None = None,
+    *,
+    now: float | None = None,
+) -> list[AssetStatus]:
+    """The status of every selected key, in graph order (reads the catalog, writes nothing)."""
+    from assets_core.catalog.checks import latest_results
+    from assets_core.executor import make_plan
+    from assets_core.selection import select
+
+    g = project.graph
+    now = current_time() if now is None else now
+    state = catalog.state()
+    p = make_plan(project, catalog, None, state=state)
+    chosen = select(g, list(selection) if not isinstance(selection, str) else selection)
+    sources = catalog.source_states() if g.sources else {}
+    checks = latest_results(catalog) if g.checks else {}
+    out: list[AssetStatus] = []
+    for key in g.order:
+        if key not in chosen:
+            continue
+        d = g.defs[key]
+        policy = d.freshness
+        if d.kind == "source":
+            seen = sources.get(key)
+            changed_at = seen.changed_at if seen is not None else None
+            fr = evaluate(policy, changed_at, now) if policy is not None else None
+            out.append(
+                AssetStatus(
+                    key=key,
+                    kind=d.kind,
+                    group=d.group,
+                    status="overdue" if fr is not None and fr.state != FRESH else "source",
+                    version=p.source_versions.get(key),
+                    updated_at=changed_at,
+                    last_attempt_at=seen.observed_at if seen is not None else None,
+                    reasons=(),
+                    freshness=fr,
+                )
+            )
+            continue
+        st = state.assets.get(key)
+        published_at = st.published_at if st is not None and st.published else None
+        fr = evaluate(policy, published_at, now) if policy is not None else None
+        reasons = p.stale.get(key, ())
+        status = asset_status(key, state, p)
+        if status in ("stale", "fresh") and fr is not None and fr.state != FRESH:
+            status = "overdue"
+        out.append(
+            AssetStatus(
+                key=key,
+                kind=d.kind,
+                group=d.group,
+                status=status,
+                version=st.data_version if st is not None else None,
+                updated_at=published_at,
+                last_attempt_at=st.last_attempt_at if st is not None else None,
+                reasons=reasons,
+                freshness=fr,
+                checks=checks_summary(checks[key]) if key in checks else None,
+                checks_status=st.checks_status if st is not None else None,
+            )
+        )
+    return out
 
 
 def asset_status(key: str, state: CatalogState, plan: Plan) -> str:
+    """The status of asset ``key`` from the catalog and the plan, freshness aside."""
     st = state.assets.get(key)
     if st is not None and st.last_status == "quarantined":
         return "quarantined"
@@ -29,7 +159,7 @@ def asset_status(key: str, state: CatalogState, plan: Plan) -> str:
     return "fresh"
 
 
-def _checks_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
+def checks_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
     failed = [r["check_name"] for r in results if not r["passed"] and r["severity"] == "error"]
     warned = [r["check_name"] for r in results if not r["passed"] and r["severity"] == "warn"]
     return {
@@ -50,52 +180,52 @@ def _checks_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def status_rows(
+@dataclass(frozen=True, slots=True)
+class Transition:
+    key: str
+    previous: str
+    state: str
+
+
+def record_freshness_changes(
+    catalog: Catalog, statuses: Iterable[AssetStatus], *, now: float | None = None
+) -> list[Transition]:
+    """Record a ``freshness`` event for each key whose state differs from its last event.
+
+    A key without an earlier event counts as having been fresh, so a project whose
+    policies all hold records nothing.
+    """
+    from assets_core.catalog.events import latest_per_key, record_events
+
+    evaluated = [s for s in statuses if s.freshness is not None]
+    if not evaluated:
+        return []
+    last = latest_per_key(catalog.engine, FRESHNESS_EVENT)
+    changes: list[Transition] = []
+    items = []
+    for s in evaluated:
+        fr = s.freshness
+        assert fr is not None
+        before = last.get(s.key)
+        previous = (before.payload or {}).get("state", FRESH) if before is not None else FRESH
+        if fr.state == previous:
+            continue
+        changes.append(Transition(s.key, previous, fr.state))
+        items.append((FRESHNESS_EVENT, s.key, {"previous": previous, **fr.as_dict()}))
+    if items:
+        record_events(catalog.engine, items, at=now)
+    return changes
+
+
+def status_of_project(
     project: Project,
     catalog: Catalog,
-    selection: Iterable[str] | None,
-    plan: Plan,
-    state: CatalogState,
-) -> list[dict[str, Any]]:
-    """One dict per selected asset or source, in graph order."""
-    from assets_core.catalog.checks import latest_results
-    from assets_core.selection import select
-
-    chosen = select(project.graph, list(selection or ()))
-    checks = latest_results(catalog) if project.graph.checks else {}
-    rows = []
-    for key in project.graph.order:
-        if key not in chosen:
-            continue
-        d = project.graph.defs[key]
-        st = state.assets.get(key)
-        if d.kind == "source":
-            rows.append(
-                {
-                    "key": key,
-                    "kind": "source",
-                    "group": d.group,
-                    "status": "source",
-                    "version": plan.source_versions.get(key),
-                    "published_at": None,
-                    "last_attempt_at": None,
-                    "reasons": [],
-                    "checks": None,
-                }
-            )
-            continue
-        rows.append(
-            {
-                "key": key,
-                "kind": d.kind,
-                "group": d.group,
-                "status": asset_status(key, state, plan),
-                "version": st.data_version if st else None,
-                "published_at": st.published_at if st else None,
-                "last_attempt_at": st.last_attempt_at if st else None,
-                "reasons": [r.as_dict() for r in plan.stale.get(key, ())],
-                "checks": _checks_summary(checks[key]) if key in checks else None,
-                "checks_status": st.checks_status if st else None,
-            }
-        )
-    return rows
+    selection: str | Sequence[str] | None = None,
+    *,
+    now: float | None = None,
+) -> list[AssetStatus]:
+    """:func:`compute_status`, then record the freshness changes it saw (what the CLI uses)."""
+    now = current_time() if now is None else now
+    statuses = compute_status(project, catalog, selection, now=now)
+    record_freshness_changes(catalog, statuses, now=now)
+    return statuses

@@ -29,6 +29,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
 
+from assets_core.catalog import events as ev
+from assets_core.catalog import observations as obs
 from assets_core.catalog import schema as t
 from assets_core.catalog.state import AssetState, CatalogState
 from assets_core.errors import CatalogError
@@ -255,6 +257,11 @@ class Catalog:
                 found = conn.execute(
                     select(t.meta.c.value).where(t.meta.c.name == "schema_version")
                 ).scalar()
+                # tables added since the catalog was created (new tables only, never changes)
+                have = set(inspect(conn).get_table_names())
+                missing = [tb for tb in t.metadata.sorted_tables if tb.name not in have]
+                if missing and found is not None and int(found) == t.SCHEMA_VERSION:
+                    t.metadata.create_all(conn, tables=missing)
         except OperationalError as e:
             raise CatalogError(
                 f"cannot open catalog {safe_url(self.url)}: {e.orig}",
@@ -296,6 +303,25 @@ class Catalog:
             assets={r[0]: AssetState(*r) for r in rows},
             sources={k: v for k, v in srcs},
         )
+
+    def record_event(
+        self, kind: str, key: str | None, payload: Any = None, run_id: str | None = None
+    ) -> int:
+        """Append an event (a freshness state change, a quarantine release, ...)."""
+        return ev.record_event(self.engine, kind, key, payload, run_id=run_id)
+
+    def events(self, **where: Any) -> list[ev.Event]:
+        """Events, oldest first; see :func:`assets_core.catalog.events.read_events`."""
+        return ev.read_events(self.engine, **where)
+
+    def record_observations(
+        self, versions: Iterable[tuple[str, str]], run_id: str | None = None
+    ) -> list[str]:
+        """Record source versions seen now; return the sources whose version changed."""
+        return obs.record_observations(self.engine, versions, run_id=run_id)
+
+    def source_states(self) -> dict[str, obs.SourceState]:
+        return obs.source_states(self.engine)
 
     def blob(self, data_version: str) -> bytes | None:
         with self.engine.connect() as conn:

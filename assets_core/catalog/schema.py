@@ -179,3 +179,15 @@ events = Table(
 )
 Index("ix_events_key_id", events.c.key, events.c.id)
 Index("ix_events_kind_id", events.c.kind, events.c.id)
+
+# The normalized source text of each code part (asset function or helper), by its digest,
+# written once when a materialization first uses it. Provenance reads it; the planner never.
+code_sources = Table(
+    "code_sources",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("name", String(512), nullable=False),
+    Column("file", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)

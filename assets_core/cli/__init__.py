@@ -65,7 +65,12 @@ def emit_json(data: Any) -> None:
 
 
 def main() -> None:
-    from assets_core.cli import checks, commands  # noqa: F401  (registers the commands)
+    from assets_core.cli import (  # noqa: F401  (registers the commands)
+        checks,
+        commands,
+        observe,
+        status,
+    )
 
     cli(prog_name="assets")
 

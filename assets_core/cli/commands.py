@@ -144,61 +144,6 @@ def materialize(
     ctx.exit(result.exit_code)
 
 
-@cli.command(epilog=SELECTION_HELP)
-@SELECTION_ARG
-@JSON_OPT
-@click.pass_context
-def status(ctx: click.Context, selection: tuple[str, ...], as_json: bool) -> None:
-    """Every asset: fresh, stale (with reasons), failed, quarantined, failed_checks or never.
-
-    The checks column shows the latest result of each check, warnings included.
-    """
-    from rich.table import Table
-
-    from assets_core.cli.render import age, console, styled
-    from assets_core.executor import make_plan
-    from assets_core.status import status_rows
-
-    project, catalog = _open(ctx)
-    state = catalog.state()
-    rows = status_rows(project, catalog, selection, make_plan(project, catalog, state=state), state)
-    if as_json:
-        emit_json({"assets": rows})
-        return
-    table = Table(title=f"{project.root.name}: {len(rows)} assets and sources")
-    for col in ("asset", "status", "published", "data version", "checks", "why"):
-        table.add_column(col)
-    for r in rows:
-        why = "; ".join(f"{x['kind']}: {x['detail']}" for x in r["reasons"])
-        version = (r["version"] or "-")[:12]
-        table.add_row(
-            r["key"],
-            styled(r["status"]),
-            age(r["published_at"]),
-            version,
-            _checks_cell(r["checks"], r.get("checks_status")),
-            why,
-        )
-    console.print(table)
-    counts: dict[str, int] = {}
-    for r in rows:
-        counts[r["status"]] = counts.get(r["status"], 0) + 1
-    console.print(" | ".join(f"{styled(k)} {v}" for k, v in sorted(counts.items())))
-
-
-def _checks_cell(summary: dict[str, Any] | None, checks_status: str | None = None) -> str:
-    if not summary:
-        return "-"
-    parts = [f"{summary['passed']}/{summary['total']} passed"]
-    if summary["failed"] and checks_status == "released":
-        parts.append("released despite: " + ", ".join(summary["failed"]))
-    elif summary["failed"]:
-        parts.append("[red]failed: " + ", ".join(summary["failed"]) + "[/red]")
-    if summary["warned"]:
-        parts.append("[yellow]warn: " + ", ".join(summary["warned"]) + "[/yellow]")
-    return "\n".join(parts)
-
-
 @cli.command(name="list", epilog=SELECTION_HELP)
 @SELECTION_ARG
 @JSON_OPT

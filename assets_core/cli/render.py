@@ -35,6 +35,9 @@ STATUS_STYLE = {
     "quarantined": "red",
     "failed_checks": "red",
     "checked": "green",
+    "overdue": "dark_orange",
+    "warn": "yellow",
+    "error": "red",
 }
 
 

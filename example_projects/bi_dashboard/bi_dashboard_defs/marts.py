@@ -7,8 +7,12 @@ from typing import Any
 import pandas as pd
 import polars as pl
 
-from assets_core import asset
+from assets_core import Freshness, asset
 from bi_dashboard_defs.attribution import last_touch
+
+# The dashboard is read from 07:00: each morning's numbers must be built by then
+# (warn at once, error when still missing at 09:00).
+BY_SEVEN = Freshness(cron="0 7 * * *", tz="Europe/Berlin", error_after="2h")
 
 
 @asset(key_prefix="bi", tags=["pii"])
@@ -41,7 +45,7 @@ def customer_journey(
     ]
 
 
-@asset(key_prefix="bi")
+@asset(key_prefix="bi", freshness=BY_SEVEN)
 def roas_daily(ad_spend: pl.DataFrame, customer_journey: pd.DataFrame) -> pl.DataFrame:
     """Per day and paid channel: spend, clicks, attributed orders and revenue, ROAS."""
     spend = ad_spend.group_by("date", "channel").agg(
@@ -69,6 +73,7 @@ def roas_daily(ad_spend: pl.DataFrame, customer_journey: pd.DataFrame) -> pl.Dat
 @asset(
     key_prefix="bi",
     ins={"roas": "bi/roas_daily", "journey": "bi/customer_journey"},
+    freshness=BY_SEVEN,
 )
 def dashboard_kpis(
     roas: pl.DataFrame, journey: pd.DataFrame, leads: pd.DataFrame

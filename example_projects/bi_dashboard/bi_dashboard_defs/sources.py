@@ -1,6 +1,6 @@
 """Raw exports that land in ``data/``: the framework reads them, never writes them."""
 
-from assets_core import source
+from assets_core import Freshness, source
 
 ad_spend_google = source(
     "raw/ad_spend_google",
@@ -22,4 +22,6 @@ shop_orders = source(
     "raw/shop_orders",
     path="data/shop_orders.csv",
     description="Shop orders: order_id, customer_id, order_date, amount, currency.",
+    # the shop exports every night; a day without a change means the export broke
+    freshness=Freshness(max_lag="26h"),
 )

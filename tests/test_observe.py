@@ -1,0 +1,163 @@
+"""Source observation: versions from file contents with a size/mtime cache, recorded in the catalog."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from assets_core.definitions import source
+from assets_core.sources import CACHE_NAME, FileDigestCache, observe, observe_many
+
+DEFS = """
+from assets_core import asset, source
+
+orders = source("raw/orders", path="landing/orders/*.csv")
+leads = source("raw/leads", path="landing/leads/*.csv")
+
+
+@asset
+def order_count(orders):
+    return len(orders)
+
+
+@asset
+def lead_count(leads):
+    return len(leads)
+
+
+@asset
+def report(order_count, lead_count):
+    return order_count + lead_count
+
+
+@asset
+def order_report(order_count):
+    return order_count * 2
+"""
+
+
+def _age(path: Path, seconds: float = 3600) -> None:
+    past = time.time() - seconds
+    os.utime(path, (past, past))
+
+
+def _rewrite_same_size_and_mtime(path: Path, text: str) -> None:
+    st = path.stat()
+    assert len(text.encode()) == st.st_size
+    path.write_text(text)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_file_with_unchanged_size_and_mtime_is_not_read_again(tmp_path):
+    (tmp_path / "d").mkdir()
+    f = tmp_path / "d" / "a.csv"
+    f.write_text("x,1\n")
+    _age(f)
+    src = source("raw/a", path="d/*.csv")
+    cache_dir = tmp_path / "cache"
+    first = observe_many([src], tmp_path, cache_dir)[0].version
+    assert (cache_dir / CACHE_NAME).exists()
+    _rewrite_same_size_and_mtime(f, "x,2\n")
+    # the cache answers for the unchanged stat: the new bytes are not read
+    assert observe_many([src], tmp_path, cache_dir)[0].version == first
+    # without the cache the content decides
+    assert observe(src, tmp_path) != first
+
+
+def test_changed_mtime_makes_the_file_hashed_again(tmp_path):
+    (tmp_path / "d").mkdir()
+    f = tmp_path / "d" / "a.csv"
+    f.write_text("x,1\n")
+    _age(f, 7200)
+    src = source("raw/a", path="d/*.csv")
+    cache_dir = tmp_path / "cache"
+    first = observe_many([src], tmp_path, cache_dir)[0].version
+    f.write_text("x,2\n")
+    _age(f, 3600)
+    assert observe_many([src], tmp_path, cache_dir)[0].version != first
+
+
+def test_recently_modified_file_is_never_trusted_to_the_cache(tmp_path):
+    (tmp_path / "d").mkdir()
+    f = tmp_path / "d" / "a.csv"
+    f.write_text("x,1\n")  # modified just now: within one mtime tick of a next write
+    src = source("raw/a", path="d/*.csv")
+    cache_dir = tmp_path / "cache"
+    first = observe_many([src], tmp_path, cache_dir)[0].version
+    _rewrite_same_size_and_mtime(f, "x,2\n")
+    assert observe_many([src], tmp_path, cache_dir)[0].version != first
+
+
+def test_cache_gives_the_same_version_as_hashing(tmp_path):
+    (tmp_path / "d").mkdir()
+    for i in range(5):
+        f = tmp_path / "d" / f"{i}.csv"
+        f.write_text(f"row,{i}\n" * (i + 1))
+        _age(f)
+    src = source("raw/a", path="d/*.csv")
+    cached = FileDigestCache(tmp_path / "c.pickle")
+    got = [observe_many([src], tmp_path, tmp_path / "cache")[0].version for _ in range(2)]
+    assert got[0] == got[1] == observe(src, tmp_path, cached) == observe(src, tmp_path)
+
+
+def test_observe_records_every_observation_changed_or_not(
+    make_project, write_file, cli_json, catalog_rows
+):
+    root = make_project({"defs.py": DEFS, "landing/orders/1.csv": "id\n1\n"})
+    first = cli_json(root, "observe", "--json")["sources"]
+    assert {s["key"]: s["changed"] for s in first} == {"raw/orders": True, "raw/leads": True}
+    assert {s["key"]: s["files"] for s in first} == {"raw/orders": 1, "raw/leads": 0}
+    again = cli_json(root, "observe", "raw/orders", "--json")["sources"]
+    assert [(s["key"], s["changed"]) for s in again] == [("raw/orders", False)]
+    write_file(root / "landing/orders/2.csv", "id\n2\n")
+    third = cli_json(root, "observe", "raw/orders", "--json")["sources"]
+    assert third[0]["changed"] and third[0]["version"] != first[0]["version"]
+    rows = catalog_rows(root, "SELECT key, changed FROM observations ORDER BY id")
+    assert rows == [("raw/orders", 1), ("raw/leads", 1), ("raw/orders", 0), ("raw/orders", 1)]
+    (state,) = catalog_rows(
+        root, "SELECT version, observed_at >= changed_at FROM source_state WHERE key='raw/orders'"
+    )
+    assert state == (third[0]["version"], 1)
+
+
+def test_source_file_change_makes_exactly_its_downstream_stale(make_project, write_file, cli_json):
+    root = make_project(
+        {"defs.py": DEFS, "landing/orders/1.csv": "id\n1\n", "landing/leads/1.csv": "id\n9\n"}
+    )
+    cli_json(root, "materialize", "--json")
+    assert cli_json(root, "plan", "--json")["steps"] == []
+    write_file(root / "landing/leads/1.csv", "id\n10\n")
+    steps = cli_json(root, "plan", "--json")["steps"]
+    assert [s["key"] for s in steps] == ["lead_count", "report"]
+    assert [r["kind"] for r in steps[0]["reasons"]] == ["source_changed"]
+    assert steps[0]["reasons"][0]["upstream"] == "raw/leads"
+
+
+def test_observe_function_source_is_recorded_with_its_version(make_project, cli_json):
+    root = make_project(
+        {
+            "defs.py": """
+            from assets_core import source
+
+            def latest():
+                return "2026-01-01T00:00:00"
+
+            api = source("raw/api", observe=latest)
+            """
+        }
+    )
+    (got,) = cli_json(root, "observe", "--json")["sources"]
+    assert got == {
+        "key": "raw/api",
+        "version": "2026-01-01T00:00:00",
+        "files": None,
+        "changed": True,
+    }
+
+
+def test_observe_of_a_selection_without_sources_says_how_to_select_them(make_project, run_cli):
+    root = make_project({"defs.py": DEFS})
+    proc = run_cli(root, "observe", "report")
+    assert proc.returncode == 2
+    assert "selects no source" in proc.stderr and "+report" in proc.stderr
