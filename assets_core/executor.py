@@ -26,6 +26,7 @@ from assets_core.definitions import AssetDef, SourceDef
 from assets_core.errors import AssetsError
 from assets_core.planner import Plan, Step, plan, reasons_json, still_needed
 from assets_core.project import Project
+from assets_core.run_observers import run_observers
 from assets_core.selection import select
 from assets_core.sources import observe_all, value_of
 from assets_core.stores import FileStore
@@ -133,24 +134,32 @@ def execute(
     run = _Run(project, catalog, state, run_id, the_plan)
     results: list[StepResult] = []
     total = len(the_plan.steps)
+    observers = run_observers(project, catalog)  # source versions, code sources, OpenLineage
+    for o in observers:
+        o.run_started(run_id, the_plan)
+    listeners = [x for x in (listener, *observers) if x is not None]
     try:
         with catalog.group_commit():
             for i, step in enumerate(the_plan.steps):
-                if listener is not None:
-                    listener.step_started(step.key, i, total)
+                for x in listeners:
+                    x.step_started(step.key, i, total)
                 res = run.step(step)
                 results.append(res)
                 run.done(step, res)
-                if listener is not None:
-                    listener.step_finished(res, i, total)
+                for x in listeners:
+                    x.step_finished(res, i, total)
     except BaseException:
         catalog.finish_run(run_id, "interrupted", _counts(results))
+        for o in observers:
+            o.run_finished(run_id, "interrupted")
         raise
     failed = any(
         r.status in FAILING or (r.reason or "").startswith(SKIP_UPSTREAM_MISSING) for r in results
     )
     status = "failed" if failed else "success"
     catalog.finish_run(run_id, status, _counts(results))
+    for o in observers:
+        o.run_finished(run_id, status)
     return RunResult(run_id, status, tuple(results), the_plan.fresh)
 
 

@@ -91,7 +91,9 @@ def compute_status(
     now = current_time() if now is None else now
     state = catalog.state()
     p = make_plan(project, catalog, None, state=state)
-    chosen = select(g, list(selection) if not isinstance(selection, str) else selection)
+    chosen = select(
+        g, selection if selection is None or isinstance(selection, str) else list(selection)
+    )
     sources = catalog.source_states() if g.sources else {}
     checks = latest_results(catalog) if g.checks else {}
     out: list[AssetStatus] = []

@@ -170,6 +170,12 @@ class Catalog:
                 finally:
                     conn.close()
 
+    def commit_pending(self) -> None:
+        """Commit the records a :meth:`group_commit` block holds, so other readers see them."""
+        group = self._group
+        if group is not None and group.conn.in_transaction():
+            group.conn.commit()
+
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
         group = self._group

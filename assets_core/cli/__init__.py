@@ -68,6 +68,7 @@ def main() -> None:
     from assets_core.cli import (  # noqa: F401  (registers the commands)
         checks,
         commands,
+        lineage,
         observe,
         status,
     )

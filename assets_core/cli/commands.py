@@ -241,9 +241,17 @@ def _reason_kinds(reason_json: str | None) -> str:
 @cli.command()
 @click.argument("key")
 @click.option("--limit", default=20, show_default=True, help="How many versions, newest first.")
+@click.option(
+    "--version",
+    "version",
+    default=None,
+    metavar="V",
+    help="Provenance of one version (a data version prefix or a materialization id): "
+    "code with its source, input versions, run, timings, checks.",
+)
 @JSON_OPT
 @click.pass_context
-def show(ctx: click.Context, key: str, limit: int, as_json: bool) -> None:
+def show(ctx: click.Context, key: str, limit: int, version: str | None, as_json: bool) -> None:
     """Version history of KEY: code and data versions, inputs, timings, errors."""
     from rich.table import Table
 
@@ -252,6 +260,11 @@ def show(ctx: click.Context, key: str, limit: int, as_json: bool) -> None:
 
     project, catalog = _open(ctx)
     (key,) = select(project.graph, key) if key not in project.graph else (key,)
+    if version is not None:
+        from assets_core.cli.provenance import show_version
+
+        show_version(project, catalog, key, version, as_json)
+        return
     d = project.graph.defs[key]
     state = catalog.state().assets.get(key)
     hist = catalog.history(key, limit)

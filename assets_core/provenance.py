@@ -1,0 +1,213 @@
+"""Provenance: exactly what produced one version of an asset.
+
+Everything is recorded when the version is materialized, never reconstructed:
+the code fingerprint and its parts (asset function and helpers) with the
+normalized source text of each part (table ``code_sources``, one row per part
+digest, written the first time a run uses it), the data version of every input,
+the run, timings and the results of its checks.
+
+The normalized source is the part's AST with docstrings removed (and, for the
+asset function, its decorators), unparsed: the very text its digest was computed
+from, so comments and formatting are not part of it.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import insert, or_, select
+
+from assets_core.catalog import schema as t
+from assets_core.code_version import _strip_docstrings, digest
+from assets_core.errors import AssetsError
+
+if TYPE_CHECKING:
+    from assets_core.catalog import Catalog
+    from assets_core.project import Project
+
+_CHUNK = 500
+
+
+class ProvenanceError(AssetsError):
+    """The version asked for is not in the catalog."""
+
+
+def _nodes(tree: ast.Module) -> Iterator[tuple[ast.AST, bool]]:
+    """Every node a code part can be: (node, is a function whose decorators may be dropped)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            yield node, True
+        elif isinstance(node, ast.ClassDef):
+            yield node, False
+    for node in tree.body:
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            yield node, False
+
+
+def part_sources(root: Path, parts: Mapping[str, tuple[str, str]]) -> dict[str, str]:
+    """Normalized source text by digest for ``parts`` (``{digest: (name, file)}``).
+
+    A part whose file is gone or changed since its digest was computed is left out.
+    """
+    by_file: dict[str, set[str]] = {}
+    for dig, (_, file) in parts.items():
+        if file:
+            by_file.setdefault(file, set()).add(dig)
+    out: dict[str, str] = {}
+    for file, wanted in by_file.items():
+        path = Path(file) if Path(file).is_absolute() else root / file
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        except (OSError, SyntaxError, ValueError):
+            continue
+        _strip_docstrings(tree)
+        for node, is_function in _nodes(tree):
+            dumped = ast.dump(node, annotate_fields=False)
+            dig = digest(dumped)
+            if dig in wanted and dig not in out:
+                out[dig] = ast.unparse(node)
+            if is_function and node.decorator_list:  # type: ignore[attr-defined]
+                saved, node.decorator_list = node.decorator_list, []  # type: ignore[attr-defined]
+                try:
+                    dig = digest(ast.dump(node, annotate_fields=False))
+                    if dig in wanted and dig not in out:
+                        out[dig] = ast.unparse(node)
+                finally:
+                    node.decorator_list = saved  # type: ignore[attr-defined]
+            if len(out) >= len(wanted) and wanted <= out.keys():
+                break
+    return out
+
+
+def record_code_sources(project: Project, catalog: Catalog, keys: Iterable[str]) -> int:
+    """Store the normalized source of the code parts of ``keys`` not stored yet; return how many."""
+    wanted: dict[str, tuple[str, str]] = {}
+    for key in keys:
+        cv = project.code_versions.get(key)
+        if cv is None:
+            continue
+        for p in cv.parts:
+            if p.file:
+                wanted.setdefault(p.digest, (p.name, p.file))
+    if not wanted:
+        return 0
+    c = t.code_sources.c
+    digests = list(wanted)
+    with catalog.engine.connect() as conn:
+        for i in range(0, len(digests), _CHUNK):
+            chunk = digests[i : i + _CHUNK]
+            for (dig,) in conn.execute(select(c.digest).where(c.digest.in_(chunk))):
+                wanted.pop(dig, None)
+    if not wanted:
+        return 0
+    texts = part_sources(project.root, wanted)
+    now = time.time()
+    rows = [
+        {"digest": dig, "name": name, "file": file, "source": texts[dig], "created_at": now}
+        for dig, (name, file) in wanted.items()
+        if dig in texts
+    ]
+    if rows:
+        with catalog.engine.begin() as conn:
+            # another run may have stored some meanwhile: insert only what is still missing
+            have = {
+                d
+                for (d,) in conn.execute(
+                    select(c.digest).where(c.digest.in_([r["digest"] for r in rows]))
+                )
+            }
+            rows = [r for r in rows if r["digest"] not in have]
+            if rows:
+                conn.execute(insert(t.code_sources), rows)
+    return len(rows)
+
+
+def find_materialization(catalog: Catalog, key: str, version: str) -> dict[str, Any]:
+    """The materialization of ``key`` named by its id or a prefix of its data version."""
+    m = t.materializations.c
+    q = select(t.materializations).where(m.key == key)
+    conds = [m.data_version.like(version.replace("%", "").replace("_", r"\_") + "%", escape="\\")]
+    if version.isdigit():
+        conds.append(m.id == int(version))
+    q = q.where(or_(*conds), m.status != "skipped").order_by(m.id.desc())
+    with catalog.engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(q.limit(50)).mappings()]
+    if version.isdigit():
+        by_id = [r for r in rows if r["id"] == int(version)]
+        rows = by_id or rows
+    versions = {r["data_version"] for r in rows}
+    if not rows:
+        raise ProvenanceError(
+            f"{key} has no version {version!r} (neither a materialization id nor a data version)",
+            hint=f"list its versions with: assets show {key}",
+        )
+    if len(versions) > 1:
+        raise ProvenanceError(
+            f"{version!r} matches several versions of {key}: "
+            + ", ".join(sorted(v[:12] for v in versions if v)),
+            hint="give more characters of the data version, or the materialization id",
+        )
+    return rows[0]  # the newest materialization that produced this version
+
+
+def provenance(project: Project, catalog: Catalog, key: str, version: str) -> dict[str, Any]:
+    """Everything recorded about how ``version`` of ``key`` was produced (JSON-ready)."""
+    row = find_materialization(catalog, key, version)
+    parts = json.loads(row["code_parts"]) if row["code_parts"] else {}
+    inputs = json.loads(row["input_versions"]) if row["input_versions"] else {}
+    digests = [d for _, d in parts.values()]
+    c = t.code_sources.c
+    with catalog.engine.connect() as conn:
+        texts = dict(conn.execute(select(c.digest, c.source).where(c.digest.in_(digests))).all())
+        run = conn.execute(select(t.runs).where(t.runs.c.id == row["run_id"])).mappings().first()
+    g = project.graph
+    input_rows = []
+    for up, dv in inputs.items():
+        is_source = up in g.defs and g.is_source(up)
+        input_rows.append(
+            {
+                "key": up,
+                "data_version": dv,
+                "kind": "source" if is_source else "asset",
+                "show": None if is_source else f"assets show {up} --version {dv[:12]}",
+            }
+        )
+    checks: list[dict[str, Any]] = []
+    if "check_results" in t.metadata.tables:
+        from assets_core.catalog.checks import results_for
+
+        checks = [
+            {k: r[k] for k in ("check_name", "passed", "severity", "failing_rows", "description")}
+            for r in results_for(catalog, key, [row["id"]])
+        ]
+    return {
+        "key": key,
+        "materialization_id": row["id"],
+        "status": row["status"],
+        "data_version": row["data_version"],
+        "code_version": row["code_version"],
+        "code": [
+            {"name": name, "file": file, "digest": dig, "source": texts.get(dig)}
+            for name, (file, dig) in parts.items()
+        ],
+        "inputs": input_rows,
+        "checks": checks,
+        "run": {
+            "id": row["run_id"],
+            "status": run["status"] if run else None,
+            "command": run["command"] if run else None,
+            "user": run["user"] if run else None,
+            "host": run["host"] if run else None,
+        },
+        "started_at": row["started_at"],
+        "ended_at": row["ended_at"],
+        "duration_s": row["duration_s"],
+        "rows": row["rows"],
+        "columns": json.loads(row["columns"]) if row["columns"] else None,
+        "error": row["error"],
+    }
