@@ -125,6 +125,8 @@ class Fingerprinter:
         self._probes: dict[str, Probe] = {}
         self._checked: set[str] = set()
         self._abs: dict[str, str] = {}
+        # the normalized node behind each part digest, for provenance (code_sources)
+        self.nodes: dict[str, ast.AST] = {}
         self._functions: dict[tuple[Any, bool], tuple[CodePart, ast.AST | None, Any]] = {}
 
     # -- public -------------------------------------------------------------------------
@@ -244,6 +246,7 @@ class Fingerprinter:
         parts[name] = part
         if top:  # an asset's decorator arguments are not how it computes
             node.decorator_list = []
+        self.nodes[part.digest] = node
         self._functions[memo_key] = (part, node, idx)
         self._follow(node, fn.__globals__, idx, parts)
         return part
@@ -295,6 +298,7 @@ class Fingerprinter:
             if qual in parts or idx is None or cnode is None:
                 return
             parts[qual] = CodePart(qual, self._rel(file), digest(idx.dump(cnode)))  # type: ignore[arg-type]
+            self.nodes[parts[qual].digest] = cnode
             self._probes[qual] = ("c", value.__module__, value.__qualname__, file_stamp(file))  # type: ignore[arg-type]
             self._follow(cnode, mod.__dict__, idx, parts)
         elif isinstance(value, _CONST_TYPES):
@@ -326,6 +330,7 @@ class Fingerprinter:
         qual = f"{modname}.{name}"
         if qual not in parts:
             parts[qual] = CodePart(qual, self._rel(file), digest(idx.dump(node)))
+            self.nodes[parts[qual].digest] = node
             self._probes[qual] = ("v", str(modname), name, _value_stamp(env.get(name)))
             self._follow(node, env, idx, parts)
 
@@ -371,13 +376,19 @@ Probe = tuple[str, str, str, str]
 
 
 def code_stamp(fn: Any) -> str:
-    """A cheap fingerprint of a function as loaded (bytecode, defaults, annotations).
+    """A cheap fingerprint of a function's text as loaded (its lines in the file).
 
-    Layout and comments do not reach bytecode, so an unchanged stamp means the
-    normalized-AST version computed earlier still holds; it is never recorded.
+    It changes whenever the function's text does (comments included), so an
+    unchanged stamp means the normalized-AST version computed earlier still holds.
+    It is only a cache key, never recorded as a version.
     """
+    code = fn.__code__
+    lines = linecache.getlines(code.co_filename)
+    start, end = code.co_firstlineno - 1, _last_line(code)
+    if lines and end > start:
+        return digest("".join(lines[start:end]))
     extra = repr((fn.__defaults__, fn.__kwdefaults__, getattr(fn, "__annotations__", None)))
-    return digest(_code_bytes(fn.__code__) + extra.encode())
+    return digest(_code_bytes(code) + extra.encode())
 
 
 def file_stamp(path: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import linecache
 import os
 import pickle
 import pkgutil
@@ -202,6 +203,7 @@ class Project:
         self.graph = graph
         self.code_versions = code_versions
         self._check_versions: dict[str, CodeVersion] | None = None
+        self.code_nodes: dict[str, Any] = {}
 
     @property
     def check_versions(self) -> dict[str, CodeVersion]:
@@ -227,7 +229,12 @@ class Project:
         defs = collect(modules)
         defs.extend(_sql_definitions(config))
         graph = Graph.build(defs, collect_checks(modules))
-        return cls(config, graph, _code_versions(config, graph))
+        versions, nodes = _code_versions(config, graph)
+        project = cls(config, graph, versions)
+        # normalized code of the parts fingerprinted in this load, by digest: provenance
+        # stores their text without parsing the files again
+        project.code_nodes = nodes
+        return project
 
     def definitions_snapshot(self) -> dict[str, Any]:
         """The definitions as recorded with each run (JSON-ready)."""
@@ -264,7 +271,9 @@ def _sql_definitions(config: ProjectConfig) -> list[Definition]:
 _CACHE_NAME = "code_versions.v2.pickle"
 
 
-def _code_versions(config: ProjectConfig, graph: Graph) -> dict[str, CodeVersion]:
+def _code_versions(
+    config: ProjectConfig, graph: Graph
+) -> tuple[dict[str, CodeVersion], dict[str, Any]]:
     """Code version of every asset, reusing last load's result where nothing changed.
 
     A cached version holds when the files it came from are byte-identical, or else
@@ -285,6 +294,7 @@ def _code_versions(config: ProjectConfig, graph: Graph) -> dict[str, CodeVersion
         return got
 
     memo: dict[Any, bool] = {}
+    linecache.checkcache()  # function stamps read lines: drop any read before an edit
     fp: Fingerprinter | None = None
     out: dict[str, CodeVersion] = {}
     fresh: dict[str, Any] = {}
@@ -317,7 +327,7 @@ def _code_versions(config: ProjectConfig, graph: Graph) -> dict[str, CodeVersion
         out[key] = cv
     if fresh != cache:
         _write_atomic(cache_path, pickle.dumps(fresh, protocol=5))
-    return out
+    return out, (fp.nodes if fp is not None else {})
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

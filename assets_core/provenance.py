@@ -105,7 +105,11 @@ def record_code_sources(project: Project, catalog: Catalog, keys: Iterable[str])
                 wanted.pop(dig, None)
     if not wanted:
         return 0
-    texts = part_sources(project.root, wanted)
+    nodes = project.code_nodes
+    texts = {dig: ast.unparse(nodes[dig]) for dig in wanted if dig in nodes}
+    missing = {dig: v for dig, v in wanted.items() if dig not in texts}
+    if missing:  # fingerprints came from the cache: read the files once
+        texts.update(part_sources(project.root, missing))
     now = time.time()
     rows = [
         {"digest": dig, "name": name, "file": file, "source": texts[dig], "created_at": now}
