@@ -92,7 +92,7 @@ def make_plan(
     chosen = select(g, selection)
     sources = {k: g.defs[k] for k in g.sources}
     cache = project.config.state_dir / "cache"  # file digests by size and mtime
-    return plan(
+    the_plan = plan(
         g,
         state if state is not None else catalog.state(),
         code_versions=project.code_versions,
@@ -102,6 +102,12 @@ def make_plan(
         now=time.time(),
         check_versions=project.check_versions,
     )
+    if g.checks:
+        from assets_core.checks.validate import check_columns
+
+        recomputed = {s.key for s in the_plan.steps if not s.checks_only}
+        check_columns(g, catalog.published_columns(g.checks), recomputed)
+    return the_plan
 
 
 def user_traceback(exc: BaseException) -> str:

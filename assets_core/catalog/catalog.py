@@ -335,6 +335,20 @@ class Catalog:
                 select(t.blobs.c.body).where(t.blobs.c.data_version == data_version)
             ).scalar()
 
+    def published_columns(self, keys: Iterable[str]) -> dict[str, list[str]]:
+        """Column names of the published version of each of ``keys`` (frames and tables)."""
+        wanted = list(keys)
+        if not wanted:
+            return {}
+        m, a = t.materializations.c, t.asset_state.c
+        q = (
+            select(a.key, m.columns)
+            .join(t.materializations, m.id == a.materialization_id)
+            .where(a.key.in_(wanted))
+        )
+        with self.engine.connect() as conn:
+            return {k: [c[0] for c in json.loads(cols)] for k, cols in conn.execute(q) if cols}
+
     def blobs(self, data_versions: Iterable[str]) -> dict[str, bytes]:
         """Many inline values in one query (an asset reading hundreds of upstreams)."""
         dvs = list(data_versions)
