@@ -8,6 +8,7 @@ import pandas as pd
 import polars as pl
 
 from assets_core import Freshness, asset
+from assets_core import checks as c
 from bi_dashboard_defs.attribution import last_touch
 
 # The dashboard is read from 07:00: each morning's numbers must be built by then
@@ -15,7 +16,17 @@ from bi_dashboard_defs.attribution import last_touch
 BY_SEVEN = Freshness(cron="0 7 * * *", tz="Europe/Berlin", error_after="2h")
 
 
-@asset(key_prefix="bi", tags=["pii"])
+@asset(
+    key_prefix="bi",
+    tags=["pii"],
+    checks=[
+        c.not_null("order_id", "customer_id", "channel"),
+        c.unique("order_id"),
+        c.relationships("order_id", to="staging/orders", field="order_id"),
+        # an attributed campaign (empty = organic or direct) is one the ad platforms know
+        c.relationships("campaign_id", to="staging/campaigns", field="campaign_id"),
+    ],
+)
 def customer_journey(
     orders: pd.DataFrame, leads: pd.DataFrame, campaigns: pl.DataFrame
 ) -> pd.DataFrame:
@@ -45,7 +56,16 @@ def customer_journey(
     ]
 
 
-@asset(key_prefix="bi", freshness=BY_SEVEN)
+@asset(
+    key_prefix="bi",
+    freshness=BY_SEVEN,
+    checks=[
+        c.not_null("date", "channel"),
+        c.unique("date", "channel"),
+        c.expression("spend >= 0", name="spend_not_negative"),
+        c.expression("revenue >= 0", name="revenue_not_negative", blocking=False),  # a warning
+    ],
+)
 def roas_daily(ad_spend: pl.DataFrame, customer_journey: pd.DataFrame) -> pl.DataFrame:
     """Per day and paid channel: spend, clicks, attributed orders and revenue, ROAS."""
     spend = ad_spend.group_by("date", "channel").agg(

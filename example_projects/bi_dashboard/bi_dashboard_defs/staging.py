@@ -12,6 +12,7 @@ import pandas as pd
 import polars as pl
 
 from assets_core import asset
+from assets_core import checks as c
 from bi_dashboard_defs.fx import to_usd
 
 AD_EXPORT_SCHEMA = {
@@ -23,7 +24,14 @@ AD_EXPORT_SCHEMA = {
 }
 
 
-@asset(key_prefix="staging")
+@asset(
+    key_prefix="staging",
+    checks=[
+        c.not_null("date", "platform", "campaign_id", "channel"),
+        c.unique("date", "platform", "campaign_id"),
+        c.expression("spend >= 0", name="spend_not_negative"),
+    ],
+)
 def ad_spend(ad_spend_google: list[Path], ad_spend_meta: list[Path]) -> pl.DataFrame:
     """Daily spend (USD) and clicks per campaign from both ad platforms, deduplicated."""
     frames = [
@@ -40,7 +48,7 @@ def ad_spend(ad_spend_google: list[Path], ad_spend_meta: list[Path]) -> pl.DataF
     )
 
 
-@asset(key_prefix="staging")
+@asset(key_prefix="staging", checks=[c.not_null("campaign_id"), c.unique("campaign_id")])
 def campaigns(ad_spend: pl.DataFrame) -> pl.DataFrame:
     """One row per campaign: its platform, channel, active days and total spend."""
     return (
@@ -54,7 +62,11 @@ def campaigns(ad_spend: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-@asset(key_prefix="staging", tags=["pii"])
+@asset(
+    key_prefix="staging",
+    tags=["pii"],
+    checks=[c.not_null("lead_id", "customer_id", "created_at"), c.unique("lead_id")],
+)
 def leads(crm_leads: list[Path]) -> pd.DataFrame:
     """CRM leads with parsed timestamps and normalized campaign ids (missing = organic)."""
     df = pd.concat([pd.read_csv(p, dtype={"campaign_id": "str"}) for p in crm_leads])
@@ -64,7 +76,15 @@ def leads(crm_leads: list[Path]) -> pd.DataFrame:
     return df.sort_values(["created_at", "lead_id"]).reset_index(drop=True)
 
 
-@asset(key_prefix="staging")
+@asset(
+    key_prefix="staging",
+    checks=[
+        c.not_null("order_id", "customer_id", "order_date", "amount_usd"),
+        c.unique("order_id"),
+        c.accepted_values("currency", ["USD", "EUR", "GBP"]),
+        c.expression("amount_usd > 0", name="amount_positive"),
+    ],
+)
 def orders(shop_orders: list[Path]) -> pd.DataFrame:
     """Real orders (test orders of amount 0 and duplicate rows dropped), with ``amount_usd``."""
     df = pd.concat([pd.read_csv(p) for p in shop_orders])
