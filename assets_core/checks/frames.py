@@ -123,6 +123,18 @@ def _pl_mask(spec: BuiltinCheck, df: Any, other: Any) -> Any:
     return df.select(expr.alias("_failing")).to_series()
 
 
+def _pl_all_pass(spec: BuiltinCheck, df: Any) -> bool:
+    """An exact answer for the usual, passing case without a mask over every row.
+
+    A duplicate mask costs about three times a distinct count on a large key column.
+    """
+    if spec.kind == "not_null":
+        return all(df.get_column(c).null_count() == 0 for c in spec.columns)
+    if spec.kind == "unique" and len(spec.columns) == 1:
+        return df.get_column(spec.columns[0]).n_unique() == df.height
+    return False
+
+
 def _pl_sample(df: Any, mask: Any) -> list[dict[str, Any]]:
     rows = df.filter(mask).head(SAMPLE_SIZE).to_dicts()
     return [{str(k): _jsonable(v) for k, v in r.items()} for r in rows]
@@ -212,6 +224,10 @@ def run_builtin(
             failing_rows=0 if ok else 1,
         )
     _need(spec.columns, available)
+    if kind == "polars" and _pl_all_pass(spec, df):
+        return CheckResult(
+            passed=True, description=f"all {n} rows pass", metadata={"rows": n}, failing_rows=0
+        )
     compute: Callable[..., Any] = _pd_mask if kind == "pandas" else _pl_mask
     mask = compute(spec, df, other)
     failing = int(mask.sum())
