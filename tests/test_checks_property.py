@@ -96,7 +96,7 @@ def _expected(data: dict[str, list[Any]]) -> dict[str, tuple[bool, int]]:
     }
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tables())
 def test_pandas_and_polars_agree_on_verdict_and_failing_count(data: dict[str, list[Any]]) -> None:
     got = _verdicts(data)
