@@ -93,7 +93,9 @@ def run_suite(suite: Any, df: Any, root: Path | None = None) -> CheckResult:
                 "success": bool(r.success),
                 "observed_value": _plain(detail.get("observed_value")),
                 "unexpected_count": unexpected,
-                "partial_unexpected_list": [_plain(v) for v in detail.get("partial_unexpected_list", [])][:5],
+                "partial_unexpected_list": [
+                    _plain(v) for v in detail.get("partial_unexpected_list", [])
+                ][:5],
             }
         )
     bad = [e["expectation"] for e in expectations if not e["success"]]
