@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +67,8 @@ class AssetDef:
     code_version: str | None
     metadata: Mapping[str, Any]
     location: Location
+    io: str | None = None  # name of a SQL engine whose table store keeps the value
+    columns: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # declared lineage
     kind: str = "python"
     checks: tuple[Any, ...] = ()  # built-in checks (assets_core.checks), run before publishing
     freshness: Freshness | None = None
@@ -146,6 +149,8 @@ def asset(
     metadata: Mapping[str, Any] | None = None,
     checks: Iterable[Any] | None = None,
     freshness: Freshness | None = None,
+    io: str | None = None,
+    columns: Mapping[str, Iterable[str]] | None = None,
 ) -> Callable[[F], F]: ...
 
 
@@ -163,6 +168,8 @@ def asset(
     metadata: Mapping[str, Any] | None = None,
     checks: Iterable[Any] | None = None,
     freshness: Freshness | None = None,
+    io: str | None = None,
+    columns: Mapping[str, Iterable[str]] | None = None,
 ) -> Any:
     """Declare the decorated function as an asset.
 
@@ -172,7 +179,11 @@ def asset(
     deriving it from the function's normalized code. ``checks`` lists built-in
     checks (``assets_core.checks``) every new version must pass to be published.
     ``freshness`` is a :class:`~assets_core.Freshness` policy (how old the asset may be, or by when it
-    must be updated), evaluated by ``assets status``.
+    must be updated), evaluated by ``assets status``. ``io="duckdb"`` (or the name of
+    an engine in ``[tool.assets.engines]``) stores a returned DataFrame as a table of
+    that engine instead of a parquet file. ``columns`` declares column lineage:
+    ``{"roas": ["revenue", "spend"]}``, each source column optionally qualified by a
+    parameter or upstream key (``"journey.amount_usd"``).
     """
 
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -236,6 +247,8 @@ def asset(
             location=loc,
             checks=specs,
             freshness=_freshness(freshness, k, where),
+            io=io,
+            columns=_columns(columns, k, where),
         )
         f.__asset_def__ = d  # type: ignore[attr-defined]
         return f
@@ -256,6 +269,22 @@ def _parameters(f: Callable[..., Any]) -> list[str] | None:
         return None
     n = code.co_argcount + code.co_kwonlyargcount
     return list(code.co_varnames[:n])
+
+
+def _columns(
+    columns: Mapping[str, Iterable[str]] | None, owner: str, where: str
+) -> dict[str, tuple[str, ...]]:
+    out: dict[str, tuple[str, ...]] = {}
+    for col, sources in (columns or {}).items():
+        if isinstance(sources, str) or not all(isinstance(x, str) for x in sources):
+            raise DefinitionError(
+                f"asset {owner}: columns={{{col!r}: ...}} must list source columns as strings",
+                key=owner,
+                location=where,
+                hint=f'write columns={{"{col}": ["revenue", "spend"]}}',
+            )
+        out[str(col)] = tuple(sources)
+    return out
 
 
 def _dep_key(dep: Any, owner: str, where: str) -> str:
@@ -335,4 +364,10 @@ def definition_of(obj: Any) -> Definition | None:
     if isinstance(obj, SourceDef):
         return obj
     d = getattr(obj, "__asset_def__", None)
-    return d if isinstance(d, AssetDef) else None
+    if isinstance(d, AssetDef):
+        return d
+    # sql_asset() values: no instance can exist before their module was imported
+    sql = sys.modules.get("assets_core.sql.definition")
+    if sql is not None and isinstance(obj, sql.SqlAssetDef):
+        return obj  # type: ignore[no-any-return]
+    return None
