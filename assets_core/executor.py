@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from assets_core.catalog import Catalog, CatalogState, Record
 from assets_core.checks.runner import CheckOutcome, run_checks
-from assets_core.definitions import AssetDef, SourceDef
+from assets_core.definitions import SourceDef
 from assets_core.errors import AssetsError
 from assets_core.planner import Plan, Step, plan, reasons_json, still_needed
 from assets_core.project import Project
@@ -155,10 +155,12 @@ def execute(
                 for x in listeners:
                     x.step_finished(res, i, total)
     except BaseException:
+        run.close()
         catalog.finish_run(run_id, "interrupted", _counts(results))
         for o in observers:
             o.run_finished(run_id, "interrupted")
         raise
+    run.close()
     failed = any(
         r.status in FAILING or (r.reason or "").startswith(SKIP_UPSTREAM_MISSING) for r in results
     )
@@ -195,13 +197,16 @@ def audit(
     )
     state_run = _Run(project, catalog, state, run_id, the_plan)
     results = []
-    for i, step in enumerate(steps):
-        if listener is not None:
-            listener.step_started(step.key, i, len(steps))
-        res = state_run.audit_published(step.key)
-        results.append(res)
-        if listener is not None:
-            listener.step_finished(res, i, len(steps))
+    try:
+        for i, step in enumerate(steps):
+            if listener is not None:
+                listener.step_started(step.key, i, len(steps))
+            res = state_run.audit_published(step.key)
+            results.append(res)
+            if listener is not None:
+                listener.step_finished(res, i, len(steps))
+    finally:
+        state_run.close()
     status = "failed" if any(r.status in FAILING for r in results) else "success"
     catalog.finish_run(run_id, status, _counts(results))
     return RunResult(run_id, status, tuple(results), ())
@@ -233,6 +238,7 @@ class _Run:
         self.refs = {k: s.value_ref for k, s in state.assets.items() if s.value_ref}
         self.memory: dict[str, Any] = {}
         self.source_values: dict[str, Any] = {}
+        self._tables: Any = None  # assets_core.sql.table_store.TableStores, opened when needed
         # why downstream of a key must be skipped: "upstream_failed: k" / "blocked_by_check: ..."
         self.broken: dict[str, str] = {}
         planned = {s.key for s in the_plan.steps}
@@ -247,6 +253,19 @@ class _Run:
             for u in self.graph.upstream[s.key]:
                 if u in planned:
                     self.readers[u] = self.readers.get(u, 0) + 1
+
+    @property
+    def tables(self) -> Any:
+        """Table stores (SQL engines) of this run; imported and opened on first use."""
+        if self._tables is None:
+            from assets_core.sql.table_store import TableStores
+
+            self._tables = TableStores(self.project, self.store)
+        return self._tables
+
+    def close(self) -> None:
+        if self._tables is not None:
+            self._tables.close()
 
     # -- bookkeeping ---------------------------------------------------------------------
     def done(self, step: Step, res: StepResult) -> None:
@@ -281,6 +300,8 @@ class _Run:
                 f"{key} has no published value",
                 hint=f"materialize it first: assets materialize {key}",
             )
+        if ref.startswith("table:"):
+            return self.tables.load(key, ref)
         return self.store.load(key, ref)
 
     # -- one step ------------------------------------------------------------------------
@@ -288,7 +309,7 @@ class _Run:
         g = self.graph
         key = step.key
         d = g.defs[key]
-        assert isinstance(d, AssetDef)
+        assert d.kind != "source"
         bad = [u for u in g.all_upstream(key) if u in self.broken]
         if bad:
             return self._skip(key, self.broken[bad[0]])
@@ -310,32 +331,52 @@ class _Run:
             )
 
         started = time.time()
-        self.store.prefetch(
-            [self.refs[u] for u in g.upstream[key] if u in self.refs and u not in self.memory]
-        )
-        try:
-            kwargs = {p: self.load(u) for p, u in g.inputs[key]}
-        except AssetsError as e:
-            return self._failed(step, started, e.render())
-        except Exception as e:  # an observe() function of a source can raise anything
-            return self._failed(step, started, user_traceback(e))
         inputs = {u: self.current[u] for u in g.upstream[key]}
-        fn: Callable[..., Any] = d.fn
-        try:
-            value = fn(**kwargs)
-        except Exception as e:  # the user's function: any exception is a failed asset
-            return self._failed(step, started, user_traceback(e))
-        try:
-            staged = self.store.stage(key, value)
-        except AssetsError as e:
-            return self._failed(step, started, e.render())
-
         checks = g.checks_of(key)
+        table: Any = None  # a new table version (SQL assets, io= assets), not yet published
+        if d.kind == "sql":
+            try:
+                table = self.tables.stage_query(d, self.refs, self.current, direct=not checks)
+            except AssetsError as e:
+                return self._failed(step, started, e.render())
+            value, staged = table.value, table.staged
+        else:
+            self.store.prefetch(
+                [self.refs[u] for u in g.upstream[key] if u in self.refs and u not in self.memory]
+            )
+            try:
+                kwargs = {p: self.load(u) for p, u in g.inputs[key]}
+            except AssetsError as e:
+                return self._failed(step, started, e.render())
+            except Exception as e:  # an observe() function of a source can raise anything
+                return self._failed(step, started, user_traceback(e))
+            fn: Callable[..., Any] = d.fn
+            try:
+                value = fn(**kwargs)
+            except Exception as e:  # the user's function: any exception is a failed asset
+                return self._failed(step, started, user_traceback(e))
+            try:
+                if d.io:
+                    table = self.tables.stage_frame(key, d.io, value, direct=not checks)
+                    staged = table.staged
+                else:
+                    staged = self.store.stage(key, value)
+            except AssetsError as e:
+                return self._failed(step, started, e.render())
+
         outcomes = run_checks(checks, value, self.load, self.project.root) if checks else []
         blocking = [o for o in outcomes if o.blocks]
         if blocking and prev is not None and staged.data_version == prev.data_version:
             # the new value is the published one: it is that version which now fails
             return self._record_published_audit(key, outcomes, started)
+        if table is not None:
+            try:
+                old = prev.data_version if prev is not None else None
+                staged = (
+                    self.tables.quarantine(table) if blocking else self.tables.publish(table, old)
+                )
+            except AssetsError as e:
+                return self._failed(step, started, e.render())
         ended = time.time()
         cv = self.project.code_versions[key]
         chv = self.project.check_versions.get(key)
@@ -370,7 +411,8 @@ class _Run:
         changed = self.current.get(key) != staged.data_version
         self.current[key] = staged.data_version
         self.refs[key] = staged.ref
-        self.memory[key] = value
+        if d.kind != "sql":  # a table is read from its engine, not kept in memory
+            self.memory[key] = value
         return StepResult(
             key, "success", None, staged.data_version, changed, ended - started, None,
             tuple(outcomes),
@@ -380,7 +422,11 @@ class _Run:
         """Run ``key``'s checks on its published value (its data does not change)."""
         started = time.time()
         try:
-            value = self.load(key)
+            ref = self.refs.get(key)
+            # a table is audited where it lives: built-in checks run as SQL
+            value = (
+                self.tables.value(key, ref) if ref and ref.startswith("table:") else self.load(key)
+            )
         except AssetsError as e:
             return self._failed(step or Step(key, ()), started, e.render())
         outcomes = run_checks(self.graph.checks_of(key), value, self.load, self.project.root)

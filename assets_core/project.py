@@ -226,8 +226,7 @@ class Project:
             )
         config = read_config(root)
         modules = import_modules(config.root, config.modules)
-        defs = collect(modules)
-        defs.extend(_sql_definitions(config))
+        defs = _sql_definitions(config, collect(modules))
         graph = Graph.build(defs, collect_checks(modules))
         versions, nodes = _code_versions(config, graph)
         project = cls(config, graph, versions)
@@ -263,8 +262,18 @@ def _relative(file: str, root: Path) -> str:
         return file
 
 
-def _sql_definitions(config: ProjectConfig) -> list[Definition]:
-    return []
+def _sql_definitions(config: ProjectConfig, defs: list[Definition]) -> list[Definition]:
+    """``defs`` plus the ``.sql`` files under ``sql_paths``, with SQL tables resolved to keys.
+
+    The SQL package (and sqlglot) is imported only by projects that use it.
+    """
+    if not config.raw.get("sql_paths") and not any(
+        d.kind == "sql" or getattr(d, "io", None) for d in defs
+    ):
+        return defs
+    from assets_core.sql.loader import load_sql
+
+    return load_sql(config, defs)
 
 
 # -- code versions, cached by the content of the files they came from -------------------

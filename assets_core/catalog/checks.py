@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -148,9 +148,19 @@ def failing_published(catalog: Catalog) -> list[dict[str, Any]]:
 
 
 def release(
-    catalog: Catalog, key: str, *, user: str, reason: str, materialization_id: int | None = None
+    catalog: Catalog,
+    key: str,
+    *,
+    user: str,
+    reason: str,
+    materialization_id: int | None = None,
+    publish: Callable[[str, str], str] | None = None,
 ) -> dict[str, Any]:
-    """Publish the quarantined version of ``key`` (or accept a failing published one)."""
+    """Publish the quarantined version of ``key`` (or accept a failing published one).
+
+    ``publish(value_ref, data_version)`` makes the value itself visible first when its
+    store needs to (a quarantined table is swapped in) and returns its published ref.
+    """
     m = t.materializations.c
     a = t.asset_state.c
     with catalog.engine.begin() as conn:
@@ -178,7 +188,9 @@ def release(
                 code_version=row["code_version"],
                 code_parts=row["code_parts"],
                 input_versions=row["input_versions"],
-                value_ref=row["value_ref"],
+                value_ref=publish(row["value_ref"], row["data_version"])
+                if publish is not None and row["value_ref"]
+                else row["value_ref"],
                 published_at=now,
                 last_status="success",
                 checks_version=row["checks_version"],

@@ -218,7 +218,12 @@ def q_release(ctx: click.Context, key: str, reason: str, materialization_id: int
     project, catalog = _open(ctx)
     key = _asset_key(project, key)
     done = release(
-        catalog, key, user=_os_user(), reason=reason, materialization_id=materialization_id
+        catalog,
+        key,
+        user=_os_user(),
+        reason=reason,
+        materialization_id=materialization_id,
+        publish=_table_publisher(project, key),
     )
     if not done:
         raise AssetsError(
@@ -253,8 +258,25 @@ def q_discard(ctx: click.Context, key: str, reason: str) -> None:
             continue
         if ref.startswith("blob:"):
             catalog.delete_blobs([ref[5:]])
+        elif ref.startswith("table:"):
+            from assets_core.sql.table_store import drop_table
+
+            drop_table(project, ref)
         else:
             path = store.path_of(ref)
             if path is not None:
                 path.unlink(missing_ok=True)
     console.print(f"discarded {len(rows)} quarantined version(s) of {key}")
+
+
+def _table_publisher(project: Any, key: str) -> Any:
+    """Swaps a quarantined staging table in when the released version is a table."""
+
+    def publish(ref: str, data_version: str) -> str:
+        if not ref.startswith("table:"):
+            return ref
+        from assets_core.sql.table_store import release_table
+
+        return release_table(project, key, ref, data_version)
+
+    return publish

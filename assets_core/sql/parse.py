@@ -110,8 +110,7 @@ def parse_query(
         err = e.errors[0] if e.errors else {}
         line, col = err.get("line"), err.get("col")
         raise SqlSyntaxError(
-            f"asset {key}: the query does not parse: {err.get('description') or e}"
-            + _context(err),
+            f"asset {key}: the query does not parse: {err.get('description') or e}" + _context(err),
             key=key,
             location=_where(file, first_line, line, col),
             line=line,

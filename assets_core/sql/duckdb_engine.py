@@ -1,0 +1,160 @@
+"""The embedded DuckDB engine (the default): one database file, one connection per run.
+
+Python assets' parquet files and sources' data files are read from SQL through
+views named like their keys, so ``FROM bi.customer_journey`` works whether that
+asset is a table here or a DataFrame stored by a Python asset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from assets_core.sql.engines import Engine, EngineError, EngineSpec, require
+
+_READERS = {
+    ".parquet": "read_parquet",
+    ".csv": "read_csv_auto",
+    ".tsv": "read_csv_auto",
+    ".txt": "read_csv_auto",
+    ".json": "read_json_auto",
+    ".jsonl": "read_json_auto",
+    ".ndjson": "read_json_auto",
+}
+
+
+class DuckDBEngine(Engine):
+    default_schema = "main"
+
+    def __init__(self, spec: EngineSpec) -> None:
+        super().__init__(spec)
+        duckdb = require("duckdb", "sql", f"engine {spec.name} (DuckDB)")
+        self._error = duckdb.Error
+        path = spec.url[len("duckdb:///") :]
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.conn = duckdb.connect(path)
+        except duckdb.Error as e:
+            raise EngineError(
+                f"cannot open the DuckDB database {path} of engine {spec.name}: {e}",
+                hint="another process may hold it open (DuckDB allows one writer process); "
+                "wait for it to finish",
+            ) from None
+        self._catalog = self.conn.execute("SELECT current_database()").fetchall()[0][0]
+        self._schemas: set[str] = set()
+
+    @property
+    def catalog(self) -> str | None:
+        return self._catalog
+
+    def spelled_as(self, ref: tuple[str, ...], schema: str | None, table: str) -> bool:
+        # DuckDB identifiers are case-insensitive; a schema named like a database is ambiguous
+        low = tuple(p.lower() for p in ref)
+        schema_l = (schema or self.default_schema).lower()
+        if low == (schema_l, table.lower()):
+            return schema_l not in (self._catalog.lower(), "system", "temp")
+        return schema_l == self.default_schema and low == (table.lower(),)
+
+    def run(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> list[Any]:
+        try:
+            return self.conn.execute(sql, params).fetchall()
+        except self._error as e:
+            raise EngineError(str(e)) from None
+
+    def run_dicts(self, sql: str) -> list[dict[str, Any]]:
+        try:
+            cur = self.conn.execute(sql)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        except self._error as e:
+            raise EngineError(str(e)) from None
+
+    def begin(self) -> None:
+        self.run("BEGIN TRANSACTION")
+        self.in_transaction = True
+
+    def commit(self) -> None:
+        self.in_transaction = False
+        self.run("COMMIT")
+
+    def rollback(self) -> None:
+        self.in_transaction = False
+        try:
+            self.conn.execute("ROLLBACK").fetchall()
+        except self._error:
+            pass  # nothing to roll back: the transaction had already ended
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def ensure_schema(self, schema: str | None) -> None:
+        if schema is None or schema in self._schemas:
+            return
+        self.run(f"CREATE SCHEMA IF NOT EXISTS {self._ident(self._catalog)}.{self._ident(schema)}")
+        self._schemas.add(schema)
+
+    def create_table_as(self, qualified: str, select_sql: str) -> None:
+        self.run(f"CREATE OR REPLACE TABLE {qualified} AS\n{select_sql}\n")
+
+    def table_exists(self, schema: str | None, table: str) -> bool:
+        return bool(
+            self.run(
+                "SELECT 1 FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? "
+                "AND table_name = ?",
+                [self._catalog, schema or self.default_schema, table],
+            )
+        )
+
+    def describe_content(
+        self, qualified: str, schema: str | None, table: str
+    ) -> tuple[int, Any, list[tuple[str, str]]]:
+        # one statement: the aggregate gives rows and the sum of row hashes (order does
+        # not matter, duplicates count), the empty join gives the columns and their types
+        sql = (
+            "SELECT * FROM (SELECT count(*) AS n, sum(hash(t)::HUGEINT) AS h "
+            f"FROM {qualified} AS t) LEFT JOIN (SELECT * FROM {qualified} LIMIT 0) ON true"
+        )
+        try:
+            cur = self.conn.execute(sql)
+            desc = cur.description
+            row = cur.fetchall()[0]
+        except self._error as e:
+            raise EngineError(str(e)) from None
+        columns = [(d[0], str(d[1])) for d in desc[2:]]
+        return int(row[0]), int(row[1] or 0), columns
+
+    def content_version(self, qualified: str, schema: str | None, table: str) -> tuple[int, Any]:
+        rows, content, _ = self.describe_content(qualified, schema, table)
+        return rows, content
+
+    def columns(self, schema: str | None, table: str) -> list[tuple[str, str]]:
+        cur = self.conn.execute(f"SELECT * FROM {self.qualify(schema, table)} LIMIT 0")
+        desc = cur.description
+        cur.fetchall()
+        return [(d[0], str(d[1])) for d in desc]
+
+    def read_frame(self, qualified: str, kind: str = "pandas") -> Any:
+        try:
+            rel = self.conn.sql(f"SELECT * FROM {qualified}")
+            return rel.pl() if kind == "polars" else rel.df()
+        except self._error as e:
+            raise EngineError(str(e)) from None
+
+    def write_frame(self, qualified: str, schema: str | None, table: str, frame: Any) -> None:
+        name = "__assets_core_frame"
+        self.conn.register(name, frame)
+        try:
+            self.create_table_as(qualified, f"SELECT * FROM {name}")
+        finally:
+            self.conn.unregister(name)
+
+    def view_over_files(self, qualified: str, files: Sequence[Path]) -> bool:
+        readers = {_READERS.get(p.suffix.lower()) for p in files}
+        if len(readers) != 1 or None in readers:
+            return False
+        (reader,) = readers
+        listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in files)
+        self.run(f"CREATE OR REPLACE VIEW {qualified} AS SELECT * FROM {reader}([{listed}])")
+        return True

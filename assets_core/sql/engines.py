@@ -1,0 +1,258 @@
+"""Engines: the databases SQL assets run on.
+
+``duckdb`` is always there: an embedded DuckDB file (``.assets/warehouse.duckdb``).
+More engines are named in ``[tool.assets.engines]``, each a SQLAlchemy URL (or a
+``duckdb:///path`` for another DuckDB file)::
+
+    [tool.assets.engines]
+    warehouse = "postgresql+psycopg://analytics@db.internal/warehouse"
+    duckdb = "duckdb:///data/warehouse.duckdb"        # move the default one
+    lake = { url = "trino://...", dialect = "trino" }  # name the sqlglot dialect
+
+An engine keeps one connection per run. The methods here are the few statements
+the table store needs, written once per database family.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assets_core.code_version import digest
+from assets_core.errors import AssetsError, MissingExtraError, ProjectError, closest
+
+DEFAULT_ENGINE = "duckdb"
+DEFAULT_DUCKDB_FILE = "warehouse.duckdb"
+
+# SQLAlchemy backend name -> sqlglot dialect
+_DIALECTS = {
+    "postgresql": "postgres",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+    "sqlite": "sqlite",
+    "mssql": "tsql",
+    "oracle": "oracle",
+    "snowflake": "snowflake",
+    "bigquery": "bigquery",
+    "redshift": "redshift",
+    "trino": "trino",
+    "databricks": "databricks",
+    "clickhouse": "clickhouse",
+    "duckdb": "duckdb",
+}
+
+
+class EngineError(AssetsError):
+    """A statement failed in an engine (names the asset and the database's message)."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSpec:
+    name: str
+    url: str
+    dialect: str  # the sqlglot dialect queries are transpiled to
+
+    @property
+    def is_duckdb(self) -> bool:
+        return self.url.startswith("duckdb:")
+
+
+def engine_specs(root: Path, raw: Mapping[str, Any]) -> dict[str, EngineSpec]:
+    """Engines of a project from its ``[tool.assets]`` table (``raw``)."""
+    state = root / ".assets"
+    specs = {
+        DEFAULT_ENGINE: EngineSpec(
+            DEFAULT_ENGINE, f"duckdb:///{state / DEFAULT_DUCKDB_FILE}", "duckdb"
+        )
+    }
+    table = raw.get("engines", {})
+    if not isinstance(table, dict):
+        raise ProjectError(
+            "[tool.assets] engines must be a table of name = URL",
+            hint='write:\n[tool.assets.engines]\nwarehouse = "postgresql+psycopg://host/db"',
+        )
+    for name, value in table.items():
+        if isinstance(value, str):
+            url, dialect = value, None
+        elif isinstance(value, dict) and isinstance(value.get("url"), str):
+            url, dialect = value["url"], value.get("dialect")
+        else:
+            raise ProjectError(
+                f"[tool.assets.engines] {name} must be a URL or {{ url = ..., dialect = ... }}",
+                hint=f'e.g. {name} = "postgresql+psycopg://host/db"',
+            )
+        backend = url.split(":", 1)[0].split("+", 1)[0]
+        if backend == "duckdb":
+            path = url[len("duckdb:///") :] if url.startswith("duckdb:///") else ""
+            if not path:
+                raise ProjectError(
+                    f"[tool.assets.engines] {name}: a DuckDB URL is duckdb:///path/to/file.duckdb",
+                    hint=f'e.g. {name} = "duckdb:///.assets/{name}.duckdb"',
+                )
+            if path != ":memory:" and not Path(path).is_absolute():
+                url = f"duckdb:///{root / path}"
+        dialect = dialect or _DIALECTS.get(backend)
+        if dialect is None:
+            raise ProjectError(
+                f"[tool.assets.engines] {name}: no SQL dialect known for {backend!r} URLs",
+                hint=f'name it: {name} = {{ url = "...", dialect = "postgres" }}',
+            )
+        from assets_core.sql.parse import check_dialect
+
+        check_dialect(dialect, where=f"[tool.assets.engines] {name}")
+        specs[name] = EngineSpec(name, url, dialect)
+    return specs
+
+
+def unknown_engine(name: str, specs: Mapping[str, EngineSpec], who: str, where: str) -> None:
+    """Raise the load-time error for an asset that names an engine the project lacks."""
+    from assets_core.errors import DefinitionError
+
+    near = closest(name, specs)
+    raise DefinitionError(
+        f"{who} runs on engine {name!r}, which is not configured",
+        location=where,
+        hint=("did you mean " + ", ".join(near) + "? " if near else "")
+        + f'add it to pyproject.toml:\n[tool.assets.engines]\n{name} = "postgresql+psycopg://..."',
+    )
+
+
+class Engine:
+    """One open connection to an engine; subclasses speak its SQL family."""
+
+    default_schema: str | None = None
+
+    def __init__(self, spec: EngineSpec) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.dialect = spec.dialect
+        self.in_transaction = False
+
+    # -- naming -----------------------------------------------------------------------------
+    def physical(self, key: str) -> tuple[str | None, str]:
+        """(schema, table) that holds ``key`` in this engine: ``bi/roas`` -> (bi, roas)."""
+        parts = key.split("/")
+        if len(parts) == 1:
+            return self.default_schema, parts[0]
+        return parts[0], "__".join(parts[1:])
+
+    def qualify(self, schema: str | None, table: str) -> str:
+        """The quoted name of ``schema.table`` in this engine's SQL."""
+        from sqlglot import exp
+
+        return exp.table_(table, db=schema, catalog=self.catalog, quoted=True).sql(self.dialect)
+
+    @property
+    def catalog(self) -> str | None:
+        return None
+
+    def spelled_as(self, ref: tuple[str, ...], schema: str | None, table: str) -> bool:
+        """Does the reference ``ref`` (as the query writes it) already name schema.table?"""
+        return ref == (schema, table) or (schema == self.default_schema and ref == (table,))
+
+    # -- statements (subclasses) ------------------------------------------------------------
+    def run(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> list[Any]:
+        raise NotImplementedError
+
+    def run_dicts(self, sql: str) -> list[dict[str, Any]]:
+        """Rows of a SELECT as dicts (column name -> value)."""
+        raise NotImplementedError
+
+    def begin(self) -> None:
+        raise NotImplementedError
+
+    def commit(self) -> None:
+        raise NotImplementedError
+
+    def rollback(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def ensure_schema(self, schema: str | None) -> None:
+        raise NotImplementedError
+
+    def create_table_as(self, qualified: str, select_sql: str) -> None:
+        raise NotImplementedError
+
+    def rename(self, schema: str | None, table: str, new_name: str) -> None:
+        self.run(f"ALTER TABLE {self.qualify(schema, table)} RENAME TO {self._ident(new_name)}")
+
+    def drop(self, qualified: str) -> None:
+        self.run(f"DROP TABLE IF EXISTS {qualified}")
+
+    def table_exists(self, schema: str | None, table: str) -> bool:
+        raise NotImplementedError
+
+    def content_version(self, qualified: str, schema: str | None, table: str) -> tuple[int, Any]:
+        """(rows, order-independent content hash) of a table, computed in the database."""
+        raise NotImplementedError
+
+    def columns(self, schema: str | None, table: str) -> list[tuple[str, str]]:
+        raise NotImplementedError
+
+    def read_frame(self, qualified: str, kind: str = "pandas") -> Any:
+        raise NotImplementedError
+
+    def write_frame(self, qualified: str, schema: str | None, table: str, frame: Any) -> None:
+        """Create (or replace) ``qualified`` holding ``frame`` (pandas or polars)."""
+        raise NotImplementedError
+
+    def view_over_files(self, qualified: str, files: Sequence[Path]) -> bool:
+        """Make ``qualified`` a view over data files, if this engine can (DuckDB)."""
+        return False
+
+    # -- shared ------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.begin()
+        try:
+            yield
+        except BaseException:
+            self.rollback()
+            raise
+        self.commit()
+
+    def _ident(self, name: str) -> str:
+        from sqlglot import exp
+
+        return exp.to_identifier(name, quoted=True).sql(self.dialect)
+
+    def data_version(
+        self, qualified: str, schema: str | None, table: str
+    ) -> tuple[str, int, list[tuple[str, str]]]:
+        """(data version, rows, columns) of a table: same content, same version, any order."""
+        rows, content, columns = self.describe_content(qualified, schema, table)
+        body = f"table|{columns!r}|{rows}|{content}"
+        return digest(body), rows, columns
+
+    def describe_content(
+        self, qualified: str, schema: str | None, table: str
+    ) -> tuple[int, Any, list[tuple[str, str]]]:
+        rows, content = self.content_version(qualified, schema, table)
+        return rows, content, self.columns(schema, table)
+
+
+def open_engine(spec: EngineSpec) -> Engine:
+    if spec.is_duckdb:
+        from assets_core.sql.duckdb_engine import DuckDBEngine
+
+        return DuckDBEngine(spec)
+    from assets_core.sql.sqlalchemy_engine import SqlAlchemyEngine
+
+    return SqlAlchemyEngine(spec)
+
+
+def require(module: str, extra: str, purpose: str) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingExtraError(module, extra, purpose) from None

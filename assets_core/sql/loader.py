@@ -1,0 +1,204 @@
+"""Loading a project's SQL assets: find the files, parse them (or reuse the cache),
+and map every table a query reads to the asset or source it names.
+
+Parsing is cached by file content (``.assets/cache/sql_assets.pickle``): a file
+that did not change is not parsed again, so a project whose SQL did not change
+loads without importing sqlglot at all.
+
+Table names map to keys by their parts: ``bi.customer_journey`` reads
+``bi/customer_journey`` (case-insensitively when no key matches exactly); a bare
+``orders`` reads ``orders``, or the one key whose last part is ``orders``.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from assets_core.code_version import digest
+from assets_core.definitions import Location
+from assets_core.errors import DefinitionError, ProjectError, UnknownUpstreamError, closest
+from assets_core.sql.definition import SqlAssetDef, build, parse_header, split_header
+from assets_core.sql.engines import engine_specs, unknown_engine
+
+CACHE_NAME = "sql_assets.pickle"
+_CACHE_FORMAT = 1
+
+
+def load_sql(config: Any, defs: Sequence[Any]) -> list[Any]:
+    """``defs`` plus the project's ``.sql`` assets, every SQL asset's tables resolved."""
+    out = list(defs)
+    out.extend(sql_files(config.root, config.raw.get("sql_paths", []), config.state_dir))
+    specs = engine_specs(config.root, config.raw)
+    for d in out:
+        if d.kind == "sql" and d.engine not in specs:
+            unknown_engine(d.engine, specs, f"asset {d.key}", str(d.location))
+        io = getattr(d, "io", None)
+        if io is not None and io not in specs:
+            unknown_engine(io, specs, f"asset {d.key} (io=)", str(d.location))
+    return resolve_tables(out)
+
+
+def sql_files(root: Path, sql_paths: Any, state_dir: Path) -> list[SqlAssetDef]:
+    """A definition per ``.sql`` file under each folder of ``sql_paths``."""
+    if isinstance(sql_paths, str) or not all(isinstance(p, str) for p in sql_paths):
+        raise ProjectError(
+            '[tool.assets] sql_paths must be a list of folders, e.g. ["models"]',
+            hint='write sql_paths = ["models"]',
+        )
+    files: list[tuple[Path, Path]] = []
+    for rel in sql_paths:
+        folder = root / rel
+        if not folder.is_dir():
+            raise ProjectError(
+                f"folder {rel!r} listed in [tool.assets] sql_paths is not in {root}",
+                hint=f"create {folder} or fix the name",
+            )
+        files.extend((folder, p) for p in sorted(folder.rglob("*.sql")))
+    if not files:
+        return []
+    cache_path = state_dir / "cache" / CACHE_NAME
+    cache = _read_cache(cache_path)
+    fresh: dict[str, Any] = {}
+    out = []
+    for folder, path in files:
+        text = path.read_text(encoding="utf-8")
+        stamp = digest(text)
+        rel = path.relative_to(root).as_posix()
+        key = path.relative_to(folder).with_suffix("").as_posix()
+        hit = cache.get(rel)
+        parsed = hit[1] if hit is not None and hit[0] == stamp else None
+        d = _from_file(key, text, path, rel, parsed)
+        fresh[rel] = (stamp, (d.tables, d.table_positions, d.fingerprint))
+        out.append(d)
+    if fresh != cache:
+        _write_cache(cache_path, fresh)
+    return out
+
+
+def _from_file(key: str, text: str, path: Path, rel: str, parsed: Any) -> SqlAssetDef:
+    header_text, header_line = split_header(text)
+    header = parse_header(header_text, key=key, file=str(path), line=header_line)
+    return build(
+        key,
+        text,
+        location=Location(str(path), header_line or 1),
+        path=rel,
+        header=header,
+        parsed=parsed,
+    )
+
+
+def resolve_tables(defs: Iterable[Any]) -> list[Any]:
+    """Every SQL asset with ``ins`` mapping each table it reads to a known key."""
+    defs = list(defs)
+    keys = [d.key for d in defs]
+    exact = set(keys)
+    folded: dict[str, list[str]] = {}
+    by_last: dict[str, list[str]] = {}
+    for k in keys:
+        folded.setdefault(k.lower(), []).append(k)
+        by_last.setdefault(k.rsplit("/", 1)[-1].lower(), []).append(k)
+    out = []
+    for d in defs:
+        if d.kind != "sql" or (d.ins and len(d.ins) == len(d.tables)):
+            out.append(d)
+            continue
+        ins = {t: _table_key(d, t, exact, folded, by_last) for t in d.tables}
+        out.append(replace(d, params=d.tables, ins=ins))
+    return out
+
+
+def _table_key(
+    d: SqlAssetDef,
+    table: str,
+    exact: set[str],
+    folded: Mapping[str, list[str]],
+    by_last: Mapping[str, list[str]],
+) -> str:
+    parts = table.split(".")
+    guess = "/".join(parts)
+    where = _where(d, table)
+    if guess == d.key:
+        raise DefinitionError(
+            f"asset {d.key} reads its own table {table}",
+            key=d.key,
+            location=where,
+            hint="an asset cannot read itself; read its upstreams instead",
+        )
+    if guess in exact:
+        return guess
+    found = [k for k in folded.get(guess.lower(), ()) if k != d.key]
+    if len(found) == 1:
+        return found[0]
+    if len(parts) == 1:
+        found = [k for k in by_last.get(parts[0].lower(), ()) if k != d.key]
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            raise DefinitionError(
+                f"asset {d.key}: table {table} could be any of "
+                + ", ".join(_as_table(k) for k in sorted(found)),
+                key=d.key,
+                location=where,
+                hint=f"qualify it, e.g. {_as_table(sorted(found)[0]).split(' ')[0]}",
+            )
+    near = closest(guess, exact - {d.key})
+    hint = (
+        "did you mean " + ", ".join(_as_table(k) for k in near) + "? " if near else ""
+    ) + f'if it is data the project does not produce, declare it: source("{guess}", ...)'
+    raise UnknownUpstreamError(
+        f"asset {d.key} reads table {table}, which is neither an asset nor a source",
+        key=d.key,
+        location=where,
+        hint=hint,
+    )
+
+
+def _as_table(key: str) -> str:
+    return f"{key.replace('/', '.')} ({key})"
+
+
+def _where(d: SqlAssetDef, table: str) -> str:
+    if d.path is None:
+        return str(d.location)
+    try:
+        line, col = d.table_positions[d.tables.index(table)]
+    except (ValueError, IndexError):
+        return str(d.location)
+    return f"{d.location.file}:{line}:{col}"
+
+
+def _read_cache(path: Path) -> dict[str, Any]:
+    try:
+        data = pickle.loads(path.read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("__format__") != _cache_stamp():
+        return {}
+    data.pop("__format__")
+    return data
+
+
+def _write_cache(path: Path, entries: dict[str, Any]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(pickle.dumps({"__format__": _cache_stamp(), **entries}, protocol=5))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # the cache only saves time; a read-only project still works
+
+
+def _cache_stamp() -> str:
+    """Parses depend on sqlglot's version: a new sqlglot parses everything again."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"{_CACHE_FORMAT}:{version('sqlglot')}"
+    except PackageNotFoundError:
+        return f"{_CACHE_FORMAT}:none"

@@ -1,0 +1,301 @@
+"""Table stores: SQL assets (and Python assets with ``io=``) kept as database tables.
+
+Write, audit, publish for tables:
+
+1. **stage**: the query (or the DataFrame) is written to ``<table>__staging`` in
+   its own transaction, and its data version is computed in the database (row
+   count, sum of row hashes: the same content gives the same version in any
+   order);
+2. **audit**: the asset's checks run on the staging table, compiled to SQL where
+   the rule allows (:mod:`assets_core.sql.checks`);
+3. **publish**: one transaction drops the published table and renames the
+   staging table in its place, so readers see the old table or the new one,
+   never a mix. A version that fails a blocking check is not published: the
+   staging table stays as the quarantined version.
+
+An asset without checks has nothing to audit: its new table replaces the
+published one inside a single transaction (the uncommitted table is the staged
+version), which saves the rename.
+
+A table's value reference is ``table:<engine>:<schema>.<table>``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from assets_core.errors import StoreError
+from assets_core.sql.engines import Engine, EngineError, engine_specs, open_engine
+from assets_core.stores import Staged
+
+if TYPE_CHECKING:
+    from assets_core.project import Project
+    from assets_core.stores import FileStore
+
+REF_PREFIX = "table:"
+STAGING_SUFFIX = "__staging"
+
+
+def table_ref(engine: str, schema: str | None, table: str) -> str:
+    return f"{REF_PREFIX}{engine}:{schema or ''}.{table}"
+
+
+def parse_ref(ref: str) -> tuple[str, str | None, str]:
+    """``table:duckdb:bi.roas`` -> ("duckdb", "bi", "roas")."""
+    engine, _, name = ref[len(REF_PREFIX) :].partition(":")
+    schema, _, table = name.partition(".")
+    return engine, schema or None, table
+
+
+def is_table_ref(ref: str | None) -> bool:
+    return ref is not None and ref.startswith(REF_PREFIX)
+
+
+@dataclass(slots=True)
+class StagedTable:
+    """A new version of a table, written but not yet published."""
+
+    key: str
+    engine: Engine
+    schema: str | None
+    table: str  # where the new version is now: the staging table, or the target (direct)
+    target: str
+    direct: bool  # written over the target inside a transaction that is still open
+    staged: Staged
+    value: TableValue = field(repr=False)
+
+    @property
+    def qualified(self) -> str:
+        return self.engine.qualify(self.schema, self.table)
+
+
+class TableValue:
+    """A table as checks see it: built-in rules run as SQL, custom checks get helpers.
+
+    ``to_pandas()`` / ``to_polars()`` read it into a DataFrame; ``query(sql)`` runs
+    a SELECT in which ``{table}`` stands for the table's quoted name.
+    """
+
+    def __init__(
+        self, stores: TableStores, key: str, engine: Engine, schema: str | None, table: str
+    ):
+        self._stores = stores
+        self.key = key
+        self.engine = engine
+        self.schema = schema
+        self.table = table
+
+    @property
+    def qualified(self) -> str:
+        return self.engine.qualify(self.schema, self.table)
+
+    def __repr__(self) -> str:
+        return f"<table {self.qualified} on {self.engine.name} ({self.key})>"
+
+    def to_pandas(self) -> Any:
+        return self.engine.read_frame(self.qualified, "pandas")
+
+    def to_polars(self) -> Any:
+        return self.engine.read_frame(self.qualified, "polars")
+
+    def query(self, sql: str) -> list[Any]:
+        return self.engine.run(sql.replace("{table}", self.qualified))
+
+    def run_builtin_check(self, spec: Any, load: Any) -> Any:
+        """Run a built-in check (``assets_core.checks``) on this table; see sql/checks.py."""
+        from assets_core.sql.checks import run_on_table
+
+        return run_on_table(self, spec, load, self._stores)
+
+
+class TableStores:
+    """The engines and table stores of one run: opened on first use, closed at the end."""
+
+    def __init__(self, project: Project, file_store: FileStore | None) -> None:
+        self.project = project
+        self.file_store = file_store
+        self.specs = engine_specs(project.root, project.config.raw)
+        self._engines: dict[str, Engine] = {}
+        self.prepared: dict[tuple[str, str], str] = {}  # (engine, key) -> version made readable
+
+    def engine(self, name: str) -> Engine:
+        got = self._engines.get(name)
+        if got is None:
+            spec = self.specs.get(name)
+            if spec is None:
+                raise StoreError(
+                    f"engine {name!r} is not configured",
+                    hint="add it to [tool.assets.engines] in pyproject.toml",
+                )
+            got = self._engines[name] = open_engine(spec)
+        return got
+
+    def close(self) -> None:
+        for e in self._engines.values():
+            if e.in_transaction:
+                e.rollback()
+            e.close()
+        self._engines.clear()
+
+    # -- staging -------------------------------------------------------------------------
+    def stage_query(
+        self, d: Any, refs: dict[str, str], current: dict[str, str], *, direct: bool
+    ) -> StagedTable:
+        """Run SQL asset ``d`` into its staging table (or, ``direct``, its target)."""
+        from assets_core.sql.materialize import prepare_upstreams, render
+
+        engine = self.engine(d.engine)
+        with _naming(d.key, engine, "preparing its upstreams"):
+            prepare_upstreams(self, engine, d, refs, current)
+        sql = render(engine, d)
+        return self._stage(
+            d.key, engine, direct, lambda q, s, t: engine.create_table_as(q, sql), sql
+        )
+
+    def stage_frame(self, key: str, engine_name: str, frame: Any, *, direct: bool) -> StagedTable:
+        """Write a Python asset's DataFrame into its staging table (``io=``)."""
+        if type(frame).__name__ != "DataFrame":
+            raise StoreError(
+                f"asset {key} has io= a table store, but returned a {type(frame).__name__}",
+                hint="return a pandas or polars DataFrame, or drop io=",
+            )
+        engine = self.engine(engine_name)
+        return self._stage(
+            key, engine, direct, lambda q, s, t: engine.write_frame(q, s, t, frame), None
+        )
+
+    def _stage(
+        self, key: str, engine: Engine, direct: bool, write: Any, sql: str | None
+    ) -> StagedTable:
+        schema, target = engine.physical(key)
+        table = target if direct else target + STAGING_SUFFIX
+        qualified = engine.qualify(schema, table)
+        with _naming(key, engine, "running its query" if sql else "writing its table", sql):
+            engine.ensure_schema(schema)
+            engine.begin()
+            try:
+                write(qualified, schema, table)
+                dv, rows, columns = engine.data_version(qualified, schema, table)
+                if not direct:
+                    engine.commit()
+            except BaseException:
+                engine.rollback()
+                raise
+        staged = Staged(dv, table_ref(engine.name, schema, table), None, rows, columns)
+        value = TableValue(self, key, engine, schema, table)
+        return StagedTable(key, engine, schema, table, target, direct, staged, value)
+
+    # -- publishing ------------------------------------------------------------------------
+    def publish(self, st: StagedTable, previous_version: str | None = None) -> Staged:
+        """Make ``st`` the published table, atomically; returns its final reference."""
+        e = st.engine
+        final = table_ref(e.name, st.schema, st.target)
+        with _naming(st.key, e, "publishing its table"):
+            if st.direct:
+                if st.staged.data_version == previous_version:
+                    e.rollback()  # same content: leave the published table as it is
+                else:
+                    e.commit()
+            else:
+                e.begin()
+                try:
+                    e.drop(e.qualify(st.schema, st.target))
+                    e.rename(st.schema, st.table, st.target)
+                    e.commit()
+                except BaseException:
+                    e.rollback()
+                    raise
+        return replace(st.staged, ref=final)
+
+    def quarantine(self, st: StagedTable) -> Staged:
+        """Keep ``st`` aside unpublished (its staging table), the published table untouched."""
+        if st.direct:  # cannot happen: assets with checks are staged apart; be safe anyway
+            st.engine.rollback()
+            raise StoreError(f"asset {st.key}: a direct write cannot be quarantined")
+        return st.staged
+
+    def abort(self, st: StagedTable) -> None:
+        if st.direct and st.engine.in_transaction:
+            st.engine.rollback()
+
+    def publish_ref(self, key: str, ref: str, data_version: str) -> str:
+        """Publish a quarantined staging table (``quarantine release``); returns the new ref."""
+        engine_name, schema, table = parse_ref(ref)
+        e = self.engine(engine_name)
+        _, target = e.physical(key)
+        if table == target:
+            return ref
+        gone = StoreError(
+            f"the quarantined table of {key} ({e.qualify(schema, table)}) is no longer "
+            f"version {data_version[:12]}",
+            hint=f"a later attempt replaced it; rematerialize: assets materialize {key}",
+        )
+        if not e.table_exists(schema, table):
+            raise gone
+        with _naming(key, e, "publishing its quarantined table"), e.transaction():
+            if e.data_version(e.qualify(schema, table), schema, table)[0] != data_version:
+                raise gone
+            e.drop(e.qualify(schema, target))
+            e.rename(schema, table, target)
+        return table_ref(e.name, schema, target)
+
+    # -- reading ---------------------------------------------------------------------------
+    def value(self, key: str, ref: str) -> TableValue:
+        engine_name, schema, table = parse_ref(ref)
+        return TableValue(self, key, self.engine(engine_name), schema, table)
+
+    def load(self, key: str, ref: str, kind: str = "pandas") -> Any:
+        """The table behind ``ref`` as a DataFrame (what a Python asset reading it receives)."""
+        v = self.value(key, ref)
+        with _naming(key, v.engine, "reading its table"):
+            return v.engine.read_frame(v.qualified, kind)
+
+
+class _naming:
+    """Turn an engine's error into one that names the asset, the engine and the step."""
+
+    def __init__(self, key: str, engine: Engine, doing: str, sql: str | None = None) -> None:
+        self.key, self.engine, self.doing, self.sql = key, engine, doing, sql
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
+        if isinstance(exc, EngineError) and not getattr(exc, "named", False):
+            sent = f"\n  SQL sent:\n{_indent(self.sql)}" if self.sql else ""
+            err = EngineError(
+                f"asset {self.key} failed on engine {self.engine.name} while {self.doing}: "
+                f"{exc.message}{sent}",
+                hint=exc.hint or "fix the query (or the data it reads) and materialize again",
+            )
+            err.named = True  # type: ignore[attr-defined]
+            raise err from None
+        return False
+
+
+def _indent(sql: str | None, limit: int = 2000) -> str:
+    text = (sql or "").strip()
+    if len(text) > limit:
+        text = text[:limit] + " ..."
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+def release_table(project: Project, key: str, ref: str, data_version: str) -> str:
+    """Swap the quarantined table ``ref`` of ``key`` in; returns its published ref."""
+    stores = TableStores(project, None)
+    try:
+        return stores.publish_ref(key, ref, data_version)
+    finally:
+        stores.close()
+
+
+def drop_table(project: Project, ref: str) -> None:
+    """Drop the (discarded, quarantined) table behind ``ref``."""
+    engine_name, schema, table = parse_ref(ref)
+    stores = TableStores(project, None)
+    try:
+        e = stores.engine(engine_name)
+        e.drop(e.qualify(schema, table))
+    finally:
+        stores.close()
