@@ -6,9 +6,11 @@ sets the rest, as ``name=value`` pairs::
 
     -- asset: group=bi, tags=[finance, daily], dialect=postgres, engine=warehouse
     -- asset: checks=[not_null(day), unique(day, channel), row_count(min=1)]
+    -- asset: checks=[accepted_values(channel, [search, social, display])]
 
 Values are bare words, quoted strings, numbers or ``[lists]``; checks are the
-built-ins of :mod:`assets_core.checks` written as calls. This module stays light:
+built-ins of :mod:`assets_core.checks` written as calls (``checks`` and ``tags``
+add up over several lines; other fields are given once). This module stays light:
 sqlglot loads when a query is first parsed.
 """
 
@@ -294,6 +296,15 @@ def parse_header(text: str, *, key: str, file: str, line: int) -> dict[str, Any]
                 )
         elif kw.arg == "tags" and isinstance(value, str):
             value = [value]
+        if kw.arg in out and kw.arg in ("checks", "tags"):
+            value = [*out[kw.arg], *value]  # long lists may go on over several lines
+        elif kw.arg in out:
+            raise DefinitionError(
+                f"asset {key}: header field {kw.arg!r} is given twice",
+                key=key,
+                location=where,
+                hint="keep one; only checks= and tags= add up over several lines",
+            )
         out[kw.arg] = value
     return out
 

@@ -185,4 +185,5 @@ def _context(err: dict) -> str:
     highlight = err.get("highlight") or ""
     if not (start or highlight):
         return ""
-    return f"\n  near: {start[-40:]}>>>{highlight}<<<{(err.get('end_context') or '')[:20]}"
+    near = f"{start[-40:]}>>>{highlight}<<<{(err.get('end_context') or '')[:20]}"
+    return "\n  near: " + " ".join(near.split())

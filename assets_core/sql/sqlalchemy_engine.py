@@ -40,6 +40,7 @@ class SqlAlchemyEngine(Engine):
                 hint="check that the database is up and the URL in [tool.assets.engines]",
             ) from None
         self.backend = url.get_backend_name()
+        self._percent_is_placeholder = self.engine.dialect.paramstyle in ("format", "pyformat")
         self.default_schema = "public" if self.backend == "postgresql" else None
         self._schemas: set[str] = set()
 
@@ -50,11 +51,10 @@ class SqlAlchemyEngine(Engine):
         return self._run(sql, None, dicts=True)
 
     def _run(self, sql: str, params: Any, *, dicts: bool) -> list[Any]:
+        if not params and self._percent_is_placeholder:
+            sql = sql.replace("%", "%%")  # the driver reads % as a placeholder even then
         try:
-            # without parameters the driver sends the text as is (a % stays a %)
-            result = (
-                self.conn.exec_driver_sql(sql, params) if params else self.conn.exec_driver_sql(sql)
-            )
+            result = self.conn.exec_driver_sql(sql, params or ())
             if not result.returns_rows:
                 rows: list[Any] = []
             elif dicts:
@@ -113,7 +113,10 @@ class SqlAlchemyEngine(Engine):
             return int(n), int(h)
         total, rows = 0, 0
         try:
-            result = self.conn.exec_driver_sql(f"SELECT * FROM {qualified}")
+            sql = f"SELECT * FROM {qualified}"
+            if self._percent_is_placeholder:
+                sql = sql.replace("%", "%%")
+            result = self.conn.exec_driver_sql(sql)
             for row in result:
                 rows += 1
                 total += int.from_bytes(hashlib.blake2b(repr(tuple(row)).encode()).digest()[:16])

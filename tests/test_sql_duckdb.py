@@ -1,0 +1,306 @@
+"""SQL assets on the embedded DuckDB engine: materialize, stale or not, WAP on tables."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pytest
+
+from assets_core.executor import execute, make_plan, open_catalog
+
+DEFS = """
+import pandas as pd
+import polars as pl
+from assets_core import asset, source
+
+orders_csv = source("raw/orders", path="data/orders.csv")
+
+@asset(key_prefix="staging", ins={"files": "raw/orders"})
+def orders(files) -> pd.DataFrame:
+    return pd.concat(pd.read_csv(p) for p in files).sort_values("id")
+
+@asset(key_prefix="staging")
+def fx() -> pl.DataFrame:
+    return pl.DataFrame({"currency": ["EUR", "USD"], "usd": [1.1, 1.0]})
+
+@asset(key_prefix="bi")
+def report(revenue) -> dict:
+    return {"days": len(revenue), "total": float(revenue["revenue"].sum())}
+"""
+ORDERS = """id,day,amount,currency
+1,2024-01-01,5,EUR
+2,2024-01-01,15,USD
+3,2024-01-02,25,EUR
+4,2024-01-03,40,USD
+"""
+REVENUE = """
+-- asset: tags=[finance]
+-- Revenue per day in US dollars
+SELECT o.day, ROUND(SUM(o.amount * f.usd), 2) AS revenue, COUNT(*) AS orders
+FROM staging.orders o
+JOIN staging.fx f ON f.currency = o.currency
+WHERE o.amount > 10
+GROUP BY o.day
+"""
+TOML = 'sql_paths = ["models"]\n'
+
+
+@pytest.fixture
+def bi(make_project):
+    return make_project(
+        {
+            "defs.py": DEFS,
+            "data/orders.csv": ORDERS,
+            "models/bi/revenue.sql": REVENUE,
+            "models/bi/big_days.sql": "SELECT day FROM bi.revenue WHERE revenue > 20",
+        },
+        extra_toml=TOML,
+    )
+
+
+@pytest.fixture
+def run(load_project):
+    """``run(root, selection=None, force=False)``: plan and materialize in this process."""
+
+    def go(root, selection=None, force=False):
+        project = load_project(root)
+        catalog = open_catalog(project)
+        try:
+            p = make_plan(project, catalog, selection, force=force)
+            if not p.steps:
+                return {}
+            result = execute(project, p, catalog)
+            return {r.key: r for r in result.results}
+        finally:
+            catalog.close()
+
+    return go
+
+
+def query(root, sql):
+    conn = duckdb.connect(str(root / ".assets" / "warehouse.duckdb"), read_only=True)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def test_sql_reads_python_frames_and_python_reads_sql_tables(bi, run):
+    results = run(bi)
+    assert {k: r.status for k, r in results.items()} == {
+        "staging/orders": "success",
+        "staging/fx": "success",
+        "bi/revenue": "success",
+        "bi/big_days": "success",
+        "bi/report": "success",
+    }
+    assert sorted(query(bi, "SELECT * FROM bi.revenue")) == [
+        ("2024-01-01", 15.0, 1),
+        ("2024-01-02", 27.5, 1),
+        ("2024-01-03", 40.0, 1),
+    ]
+    assert query(bi, "SELECT * FROM bi.big_days ORDER BY day") == [
+        ("2024-01-02",),
+        ("2024-01-03",),
+    ]
+    # Python assets reach SQL as views over their parquet files, named like their keys
+    kinds = dict(query(bi, "SELECT table_name, table_type FROM information_schema.tables"))
+    assert kinds["orders"] == "VIEW" and kinds["revenue"] == "BASE TABLE"
+    assert "revenue__staging" not in kinds
+
+
+def test_second_run_and_comment_only_edits_rebuild_nothing(bi, run, write_file):
+    run(bi)
+    assert run(bi) == {}
+    write_file(
+        bi / "models/bi/revenue.sql",
+        REVENUE.replace("-- Revenue per day in US dollars", "-- reviewed by finance, 2024")
+        .replace("SELECT o.day", "select   o.day")
+        .replace("GROUP BY o.day", "group by\n    O.DAY  -- one row per day"),
+    )
+    assert run(bi) == {}
+
+
+def test_a_semantic_edit_rebuilds_the_asset_and_its_downstream(bi, run, write_file, load_project):
+    run(bi)
+    write_file(bi / "models/bi/revenue.sql", REVENUE.replace("> 10", "> 20"))
+    project = load_project(bi)
+    catalog = open_catalog(project)
+    p = make_plan(project, catalog)
+    catalog.close()
+    reasons = {s.key: [r.kind for r in s.reasons] for s in p.steps}
+    assert reasons == {
+        "bi/revenue": ["code_changed"],
+        "bi/big_days": ["upstream_will_change"],
+        "bi/report": ["upstream_will_change"],
+    }
+    assert "bi/revenue (SQL) changed (models/bi/revenue.sql)" in p.steps[0].reasons[0].detail
+    results = run(bi)
+    assert {k for k, r in results.items() if r.status == "success"} == {
+        "bi/revenue",
+        "bi/big_days",
+        "bi/report",
+    }
+    assert sorted(query(bi, "SELECT day FROM bi.revenue")) == [("2024-01-02",), ("2024-01-03",)]
+
+
+def test_same_rows_in_another_order_keep_the_data_version_and_cut_off_downstream(
+    bi, run, write_file
+):
+    first = run(bi)
+    # a different query with the same result, in another row order
+    write_file(
+        bi / "models/bi/revenue.sql",
+        REVENUE.replace("> 10", ">= 11") + "ORDER BY o.day DESC\n",
+    )
+    second = run(bi)
+    assert second["bi/revenue"].status == "success"
+    assert second["bi/revenue"].data_version == first["bi/revenue"].data_version
+    assert second["bi/revenue"].changed is False
+    assert second["bi/big_days"].status == "skipped"
+    assert second["bi/big_days"].reason == "unchanged_upstream"
+
+
+def test_a_failing_blocking_check_keeps_the_published_table_and_quarantines_staging(
+    bi, run, write_file, run_cli
+):
+    run(bi)
+    published = sorted(query(bi, "SELECT * FROM bi.revenue"))
+    write_file(
+        bi / "models/bi/revenue.sql",
+        "-- asset: checks=[not_null(day), unique(day), row_count(min=1)]\n"
+        + REVENUE
+        + "UNION ALL SELECT NULL, 1.0, 1\n",
+    )
+    results = run(bi)
+    assert results["bi/revenue"].status == "quarantined"
+    assert results["bi/revenue"].reason == "not_null(day)"
+    assert results["bi/big_days"].status == "skipped"
+    assert results["bi/big_days"].reason.startswith("blocked_by_check: bi/revenue")
+    assert sorted(query(bi, "SELECT * FROM bi.revenue")) == published
+    staging = query(bi, "SELECT * FROM bi.revenue__staging WHERE day IS NULL")
+    assert staging == [(None, 1.0, 1)]
+    outcome = {o.check.name: o for o in results["bi/revenue"].checks}
+    assert outcome["not_null(day)"].result.failing_rows == 1
+    assert outcome["not_null(day)"].result.sample == [{"day": None, "revenue": 1.0, "orders": 1}]
+    assert outcome["not_null(day)"].result.metadata["in"] == "sql"
+    assert outcome["unique(day)"].passed and outcome["row_count(min=1)"].passed
+
+    proc = run_cli(bi, "quarantine", "release", "bi/revenue", "--reason", "a test row")
+    assert proc.returncode == 0, proc.stderr
+    assert (None, 1.0, 1) in query(bi, "SELECT * FROM bi.revenue")
+    tables = {t for (t,) in query(bi, "SELECT table_name FROM information_schema.tables")}
+    assert "revenue__staging" not in tables
+
+
+def test_discarding_a_quarantined_table_drops_its_staging_table(bi, run, write_file, run_cli):
+    run(bi)
+    write_file(
+        bi / "models/bi/revenue.sql",
+        "-- asset: checks=[row_count(max=1)]\n" + REVENUE.replace("> 10", "> 0"),
+    )
+    assert run(bi)["bi/revenue"].status == "quarantined"
+    assert query(bi, "SELECT sum(orders) FROM bi.revenue__staging") == [(4,)]
+    proc = run_cli(bi, "quarantine", "discard", "bi/revenue")
+    assert proc.returncode == 0, proc.stderr
+    tables = {t for (t,) in query(bi, "SELECT table_name FROM information_schema.tables")}
+    assert "revenue__staging" not in tables and "revenue" in tables
+
+
+def test_a_warning_check_publishes_and_records_the_failure(bi, run, write_file):
+    run(bi)
+    write_file(
+        bi / "models/bi/revenue.sql",
+        "-- asset: checks=[accepted_values(day, ['2024-01-01'], blocking=False)]\n"
+        + REVENUE.replace("> 10", "> 0"),
+    )
+    results = run(bi)
+    assert results["bi/revenue"].status == "success"
+    (outcome,) = results["bi/revenue"].checks
+    assert not outcome.passed and not outcome.blocks
+    assert outcome.result.failing_rows == 2
+    assert query(bi, "SELECT count(*) FROM bi.revenue") == [(3,)]
+
+
+def test_a_query_that_fails_in_the_engine_names_the_asset_and_the_database_error(bi, run_cli):
+    (bi / "models/bi/broken.sql").write_text("SELECT no_such_column FROM staging.orders\n")
+    proc = run_cli(bi, "materialize", "--json")
+    assert proc.returncode == 1
+    steps = {s["key"]: s for s in json.loads(proc.stdout)["steps"]}
+    error = steps["bi/broken"]["error"]
+    assert "asset bi/broken failed on engine duckdb while running its query" in error
+    assert 'Referenced column "no_such_column" not found' in error
+    assert steps["bi/revenue"]["status"] == "success"  # independent branches still run
+
+
+def test_a_query_in_another_dialect_is_transpiled_for_duckdb(bi, run, write_file):
+    write_file(
+        bi / "defs2.py",
+        """
+        from assets_core import sql_asset
+
+        flags = sql_asset(
+            "bi/flags",
+            "SELECT day, IFF(revenue > 20, 'high', 'low') AS level, "
+            "DATEADD(day, 1, TO_DATE(day)) AS next_day FROM bi.revenue",
+            dialect="snowflake",
+        )
+        """,
+    )
+    toml = bi / "pyproject.toml"
+    toml.write_text(toml.read_text().replace('modules = ["defs"]', 'modules = ["defs", "defs2"]'))
+    results = run(bi)
+    assert results["bi/flags"].status == "success", results["bi/flags"].error
+    rows = sorted(query(bi, "SELECT day, level, CAST(next_day::DATE AS VARCHAR) FROM bi.flags"))
+    assert rows[0] == ("2024-01-01", "low", "2024-01-02")
+    assert rows[2] == ("2024-01-03", "high", "2024-01-04")
+
+
+def test_a_python_asset_with_io_duckdb_is_stored_as_a_table(bi, run, write_file):
+    write_file(
+        bi / "defs2.py",
+        """
+        import pandas as pd
+        from assets_core import asset
+
+        @asset(key_prefix="ref", io="duckdb")
+        def calendar() -> pd.DataFrame:
+            return pd.DataFrame({"day": ["2024-01-01", "2024-01-02"], "holiday": [True, False]})
+
+        @asset(key_prefix="ref")
+        def holidays(calendar: pd.DataFrame) -> int:
+            return int(calendar["holiday"].sum())
+        """,
+    )
+    write_file(
+        bi / "models/bi/open_days.sql",
+        "SELECT day FROM ref.calendar WHERE NOT holiday",
+    )
+    toml = bi / "pyproject.toml"
+    toml.write_text(toml.read_text().replace('modules = ["defs"]', 'modules = ["defs", "defs2"]'))
+    results = run(bi)
+    assert results["ref/calendar"].status == "success"
+    assert results["ref/holidays"].status == "success"
+    kinds = dict(query(bi, "SELECT table_name, table_type FROM information_schema.tables"))
+    assert kinds["calendar"] == "BASE TABLE"
+    assert query(bi, "SELECT * FROM bi.open_days") == [("2024-01-02",)]
+
+
+def test_sql_reading_a_pickled_python_value_fails_with_the_reason(make_project, run):
+    root = make_project(
+        {
+            "defs.py": """
+                from assets_core import asset
+
+                @asset
+                def settings() -> dict:
+                    return {"a": 1}
+            """,
+            "models/uses.sql": "SELECT * FROM settings",
+        },
+        extra_toml=TOML,
+    )
+    results = run(root)
+    assert results["uses"].status == "failed"
+    assert "whose value is a pickled Python object, not a DataFrame" in results["uses"].error
