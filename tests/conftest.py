@@ -25,7 +25,7 @@ from pg_server import new_database, pg_database, pg_url  # noqa: F401  (PostgreS
 CLI = (sys.executable, "-m", "assets_core.cli")
 TIMEOUT_S = 120
 
-# Loads the published value of one asset in a fresh process, the way a reader would.
+# Loads published values in a fresh process, the way a reader would.
 _LOAD_PUBLISHED = """
 import base64, pickle, sys
 from assets_core.executor import open_catalog, open_store
@@ -33,9 +33,10 @@ from assets_core.project import Project
 
 project = Project.load(sys.argv[1])
 catalog = open_catalog(project)
-state = catalog.state().assets[sys.argv[2]]
-value = open_store(project, catalog).load(sys.argv[2], state.value_ref)
-sys.stdout.write(base64.b64encode(pickle.dumps(value)).decode())
+store = open_store(project, catalog)
+state = catalog.state().assets
+values = {key: store.load(key, state[key].value_ref) for key in sys.argv[2:]}
+sys.stdout.write(base64.b64encode(pickle.dumps(values)).decode())
 """
 
 
@@ -117,6 +118,35 @@ def run_cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
 
 
 @pytest.fixture
+def start_cli(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """``start_cli(project, *args)``: the CLI started in the background (stdout+stderr piped).
+
+    Any process still running when the test ends is killed.
+    """
+    started: list[subprocess.Popen[str]] = []
+
+    def start(project: Path, *args: str) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            [*CLI, "-p", str(project), *args],
+            cwd=tmp_path,
+            env=cli_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+@pytest.fixture
 def cli_json(run_cli: Callable[..., subprocess.CompletedProcess[str]]) -> Callable[..., Any]:
     """``cli_json(project, *args, expect=0)``: run the CLI, check its exit code, parse stdout."""
 
@@ -132,12 +162,12 @@ def cli_json(run_cli: Callable[..., subprocess.CompletedProcess[str]]) -> Callab
 
 
 @pytest.fixture
-def published_value(tmp_path: Path) -> Callable[[Path, str], Any]:
-    """``published_value(project, key)``: the asset's published value, loaded in a new process."""
+def published_values(tmp_path: Path) -> Callable[..., dict[str, Any]]:
+    """``published_values(project, *keys)``: {key: published value}, loaded in a new process."""
 
-    def load(project: Path, key: str) -> Any:
+    def load(project: Path, *keys: str) -> dict[str, Any]:
         proc = subprocess.run(
-            [sys.executable, "-c", _LOAD_PUBLISHED, str(project), key],
+            [sys.executable, "-c", _LOAD_PUBLISHED, str(project), *keys],
             cwd=tmp_path,
             env=cli_env(),
             capture_output=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -381,6 +382,26 @@ def test_a_pinned_code_version_ignores_the_body(make_project, write_file, load_p
     assert load_project(root).code_versions["model"].version == "v1"
     write_file(root / "defs.py", src.replace('"v1"', '"v2"'))
     assert load_project(root).code_versions["model"].version == "v2"
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("return [3, 1, 2]", "return [3, 1, 1 + 1]"),  # compiles to the same bytecode
+        ("return [3, 1, 2]", "return [3, 1, 2, 4]"),
+        ("return [3, 1, 2]", "return [3, 1, 2]  # a comment"),
+    ],
+)
+def test_the_version_does_not_depend_on_the_code_version_cache(
+    make_project, write_file, load_project, old: str, new: str
+) -> None:
+    root = make_project({"defs.py": BASE})
+    load_project(root)  # fills the cache
+    write_file(root / "defs.py", BASE.replace(old, new))
+    with_cache = load_project(root).code_versions["orders"]
+    shutil.rmtree(root / ".assets" / "cache")
+    without_cache = load_project(root).code_versions["orders"]
+    assert with_cache == without_cache
 
 
 def test_the_version_is_the_same_in_a_new_process(make_project, cli_json) -> None:

@@ -1,0 +1,268 @@
+"""The catalog on a real SQLite file: schema version, runs, records, interrupted runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assets_core.catalog import Catalog, CatalogState, Record
+from assets_core.catalog import schema as t
+from assets_core.errors import AssetsError, CatalogError
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "catalog.db"
+
+
+@pytest.fixture
+def catalog(db: Path) -> Iterator[Catalog]:
+    cat = Catalog.open(f"sqlite:///{db}")
+    yield cat
+    cat.close()
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def start(cat: Catalog, planned: int = 2) -> str:
+    return cat.start_run(command="materialize", selection="", planned=planned, definitions={})
+
+
+def success(run_id: str, key: str, dv: str, **kw) -> Record:
+    return Record(
+        run_id=run_id,
+        key=key,
+        status="success",
+        code_version=kw.pop("code_version", "c1"),
+        code_parts={f"defs.{key}": ["defs.py", "d1"]},
+        input_versions=kw.pop("input_versions", {}),
+        data_version=dv,
+        value_ref=f"blob:{dv}",
+        inline=kw.pop("inline", b"payload-" + dv.encode()),
+        started_at=10.0,
+        ended_at=11.5,
+        **kw,
+    )
+
+
+def test_a_new_catalog_records_its_schema_version(catalog: Catalog, db: Path) -> None:
+    assert db.is_file()
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("select name, value from meta").fetchall()
+    assert ("schema_version", str(t.SCHEMA_VERSION)) in rows
+
+
+def test_reopening_a_catalog_keeps_its_data(catalog: Catalog, db: Path) -> None:
+    run = start(catalog)
+    catalog.record(success(run, "a", "dv-a"))
+    again = Catalog.open(f"sqlite:///{db}")
+    try:
+        assert again.state().assets["a"].data_version == "dv-a"
+    finally:
+        again.close()
+
+
+def test_a_catalog_of_another_schema_version_is_refused_with_a_clear_message(
+    catalog: Catalog, db: Path
+) -> None:
+    catalog.close()
+    with sqlite3.connect(db) as conn:
+        conn.execute("update meta set value = '999' where name = 'schema_version'")
+    with pytest.raises(CatalogError) as ei:
+        Catalog.open(f"sqlite:///{db}")
+    err = ei.value
+    assert isinstance(err, AssetsError) and err.exit_code == 2
+    assert f"has schema version 999, this assets-core needs {t.SCHEMA_VERSION}" in str(err)
+    assert str(db) in str(err)
+    assert err.hint == "upgrade assets-core, or point the project at a new catalog"
+
+
+def test_an_invalid_catalog_url_is_a_catalog_error() -> None:
+    with pytest.raises(CatalogError, match="invalid catalog URL"):
+        Catalog.open("not a url")
+
+
+def test_an_unknown_database_driver_is_a_catalog_error_with_an_install_hint() -> None:
+    with pytest.raises(CatalogError) as ei:
+        Catalog.open("nosuchdb://user:secret@host/db")
+    assert "secret" not in str(ei.value)
+    assert ei.value.hint is not None and "install the database driver" in ei.value.hint
+
+
+def test_a_new_catalog_has_an_empty_state(catalog: Catalog) -> None:
+    assert catalog.state() == CatalogState.empty()
+    assert catalog.runs() == []
+
+
+def test_a_success_publishes_the_version_with_its_provenance(catalog: Catalog) -> None:
+    run = start(catalog)
+    mid = catalog.record(success(run, "b", "dv-b", input_versions={"a": "dv-a"}, rows=3))
+    st = catalog.state().assets["b"]
+    assert st.published
+    assert st.data_version == "dv-b"
+    assert st.code_version == "c1"
+    assert st.code_parts == {"defs.b": ["defs.py", "d1"]}
+    assert st.input_versions == {"a": "dv-a"}
+    assert st.value_ref == "blob:dv-b"
+    assert st.last_status == "success"
+    assert st.materialization_id == mid
+    assert catalog.blob("dv-b") == b"payload-dv-b"
+    (row,) = catalog.history("b")
+    assert row["status"] == "success"
+    assert row["run_id"] == run
+    assert row["duration_s"] == pytest.approx(1.5)
+    assert row["rows"] == 3
+    assert json.loads(row["input_versions"]) == {"a": "dv-a"}
+
+
+def test_a_failed_attempt_keeps_the_published_version(catalog: Catalog) -> None:
+    run = start(catalog)
+    catalog.record(success(run, "a", "dv-1"))
+    catalog.record(Record(run_id=run, key="a", status="failed", error="ValueError: boom"))
+    st = catalog.state().assets["a"]
+    assert st.data_version == "dv-1"
+    assert st.value_ref == "blob:dv-1"
+    assert st.last_status == "failed"
+    newest = catalog.history("a")[0]
+    assert newest["status"] == "failed"
+    assert newest["error"] == "ValueError: boom"
+
+
+def test_a_failed_first_attempt_publishes_nothing(catalog: Catalog) -> None:
+    run = start(catalog)
+    catalog.record(Record(run_id=run, key="a", status="failed", error="boom"))
+    st = catalog.state().assets["a"]
+    assert not st.published
+    assert st.last_status == "failed"
+
+
+def test_a_skip_is_recorded_in_the_run_but_changes_no_state(catalog: Catalog) -> None:
+    run = start(catalog)
+    catalog.record(success(run, "a", "dv-1"))
+    catalog.record(Record(run_id=run, key="a", status="skipped", reason="unchanged_upstream"))
+    assert catalog.state().assets["a"].last_status == "success"
+    assert [(s["key"], s["status"], s["reason"]) for s in catalog.steps(run)] == [
+        ("a", "success", None),
+        ("a", "skipped", "unchanged_upstream"),
+    ]
+
+
+def test_equal_values_share_one_inline_blob(catalog: Catalog) -> None:
+    run = start(catalog)
+    catalog.record(success(run, "a", "same", inline=b"x"))
+    catalog.record(success(run, "b", "same", inline=b"x"))
+    with sqlite3.connect(catalog.engine.url.database) as conn:
+        assert conn.execute("select count(*) from blobs").fetchone() == (1,)
+    assert catalog.blob("same") == b"x"
+
+
+def test_runs_are_listed_newest_first_with_their_counts(catalog: Catalog) -> None:
+    first = start(catalog, planned=1)
+    catalog.finish_run(first, "success", {"materialized": 1, "skipped": 0, "failed": 0})
+    time.sleep(0.01)  # started_at orders the list
+    second = start(catalog, planned=3)
+    catalog.finish_run(second, "failed", {"materialized": 1, "skipped": 1, "failed": 1})
+    runs = catalog.runs()
+    assert [r["id"] for r in runs] == [second, first]
+    assert runs[0]["status"] == "failed"
+    assert (runs[0]["planned"], runs[0]["materialized"], runs[0]["skipped"]) == (3, 1, 1)
+    assert runs[0]["pid"] == os.getpid()
+    assert runs[0]["ended_at"] >= runs[0]["started_at"]
+    assert catalog.runs(limit=1)[0]["id"] == second
+    assert catalog.run(first)["status"] == "success"
+    assert catalog.run("no-such-run") is None
+
+
+def test_the_definitions_of_a_run_are_stored_once_per_distinct_content(
+    catalog: Catalog,
+) -> None:
+    defs = {"a": {"kind": "python", "upstream": []}}
+    r1 = catalog.start_run(command="materialize", selection="", planned=0, definitions=defs)
+    r2 = catalog.start_run(command="materialize", selection="", planned=0, definitions=defs)
+    assert catalog.run(r1)["definitions"] == catalog.run(r2)["definitions"]
+    with sqlite3.connect(catalog.engine.url.database) as conn:
+        (body,) = conn.execute("select body from definition_sets").fetchone()
+    assert json.loads(body) == defs
+
+
+def test_a_run_whose_process_died_is_marked_interrupted_when_the_catalog_opens(
+    catalog: Catalog, db: Path
+) -> None:
+    run = start(catalog, planned=3)
+    catalog.record(success(run, "a", "dv-a"))
+    catalog.record(Record(run_id=run, key="b", status="failed", error="boom"))
+    with sqlite3.connect(db) as conn:
+        conn.execute("update runs set pid = ? where id = ?", (dead_pid(), run))
+    reopened = Catalog.open(f"sqlite:///{db}")
+    try:
+        r = reopened.run(run)
+        assert r["status"] == "interrupted"
+        assert r["ended_at"] is not None
+        assert (r["materialized"], r["failed"], r["skipped"]) == (1, 1, 0)
+        # what it published stays published
+        assert reopened.state().assets["a"].data_version == "dv-a"
+    finally:
+        reopened.close()
+
+
+def test_a_run_of_a_live_process_is_not_marked_interrupted(catalog: Catalog, db: Path) -> None:
+    run = start(catalog)
+    assert catalog.mark_interrupted() == []
+    reopened = Catalog.open(f"sqlite:///{db}")
+    try:
+        assert reopened.run(run)["status"] == "running"
+    finally:
+        reopened.close()
+
+
+def test_a_run_on_another_host_is_left_alone(catalog: Catalog, db: Path) -> None:
+    run = start(catalog)
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "update runs set pid = ?, host = 'some-other-host' where id = ?", (dead_pid(), run)
+        )
+    assert catalog.mark_interrupted() == []
+    assert catalog.run(run)["status"] == "running"
+
+
+def test_records_written_in_a_group_commit_are_visible_to_other_readers_soon(
+    catalog: Catalog, db: Path
+) -> None:
+    # The promise of group_commit: records share transactions of at most window_s
+    # seconds. A record must not stay invisible while the next (slow) step runs.
+    run = start(catalog)
+    with catalog.group_commit(window_s=0.01):
+        catalog.record(success(run, "a", "dv-a"))
+        time.sleep(0.3)  # the next asset's user code runs here
+        other = Catalog.open(f"sqlite:///{db}", mark_interrupted=False)
+        try:
+            seen = other.state().assets.get("a")
+        finally:
+            other.close()
+    assert seen is not None and seen.data_version == "dv-a"
+
+
+def test_value_refs_list_published_and_older_versions_per_key(catalog: Catalog) -> None:
+    run = start(catalog)
+    catalog.record(success(run, "a", "v1"))
+    catalog.record(success(run, "a", "v2"))
+    catalog.record(success(run, "b", "v3"))
+    published, per_key = catalog.value_refs()
+    assert published == {"blob:v2", "blob:v3"}
+    assert per_key == {"a": ["blob:v2", "blob:v1"], "b": ["blob:v3"]}
+    catalog.delete_blobs(["v1"])
+    assert catalog.blob("v1") is None
+    assert catalog.blob("v2") is not None
