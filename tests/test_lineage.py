@@ -1,0 +1,252 @@
+"""assets lineage: text trees, JSON, DOT, and real SVG/PNG files drawn by graphviz's dot."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import xml.etree.ElementTree as ET
+
+from assets_core.lineage import (
+    KIND_SHAPES,
+    NO_COLUMNS_NOTE,
+    STATUS_COLOURS,
+    Node,
+    node_id,
+)
+
+DEFS = """
+from assets_core import asset, source
+
+orders = source("raw/orders", path="landing/*.csv")
+
+
+@asset(key_prefix="staging")
+def clean(orders):
+    return len(orders)
+
+
+@asset(key_prefix="bi")
+def daily(clean):
+    return clean + 1
+
+
+@asset(key_prefix="bi")
+def kpis(daily):
+    return daily * 2
+
+
+@asset(key_prefix="bi")
+def broken(daily):
+    raise ValueError("no")
+
+
+@asset(key_prefix="ml", deps=["bi/kpis"])
+def report():
+    return 1
+"""
+SVG_NS = {"svg": "http://www.w3.org/2000/svg"}
+
+
+def _project(make_project, cli_json, write_file):
+    root = make_project({"defs.py": DEFS, "landing/a.csv": "id\n1\n"})
+    cli_json(root, "materialize", "--json", expect=1)  # bi/broken fails
+    write_file(root / "defs.py", DEFS.replace("return daily * 2", "return daily * 3"))
+    return root
+
+
+def test_text_tree_shows_both_directions_with_status_and_depth_limits(
+    make_project, cli_json, write_file, run_cli
+):
+    root = _project(make_project, cli_json, write_file)
+    out = run_cli(root, "lineage", "bi/daily").stdout
+    assert out.splitlines()[0].startswith("bi/daily  [fresh, ")
+    assert "upstream:\n  └── staging/clean  [fresh, " in out
+    assert "      └── raw/orders  [source, " in out
+    assert "bi/kpis  [stale, " in out and "bi/broken  [failed, never]" in out
+    assert "ml/report  [fresh, " in out  # through the order-only dependency
+    one = run_cli(root, "lineage", "daily", "--upstream", "1", "--downstream", "0").stdout
+    assert "staging/clean" in one and "raw/orders" not in one
+    assert "downstream: (none)" in one
+
+
+def test_json_lists_nodes_and_edges_of_a_selection(make_project, cli_json, write_file):
+    root = _project(make_project, cli_json, write_file)
+    got = cli_json(root, "lineage", "group:bi", "--json")
+    assert got["focus"] is None
+    assert {n["key"]: n["status"] for n in got["nodes"]} == {
+        "bi/daily": "fresh",
+        "bi/kpis": "stale",
+        "bi/broken": "failed",
+    }
+    assert {(e["from"], e["to"]) for e in got["edges"]} == {
+        ("bi/daily", "bi/kpis"),
+        ("bi/daily", "bi/broken"),
+    }
+    whole = cli_json(root, "lineage", "--format", "json")
+    assert {"from": "bi/kpis", "to": "ml/report", "kind": "order"} in whole["edges"]
+    assert len(whole["nodes"]) == 6
+
+
+def test_dot_is_written_without_the_dot_program(make_project, cli_json, write_file, run_cli):
+    root = _project(make_project, cli_json, write_file)
+    out = root / "graph.dot"
+    proc = run_cli(root, "lineage", "-o", str(out), env={"PATH": "/nonexistent"})
+    assert proc.returncode == 0, proc.stderr
+    dot = out.read_text()
+    assert dot.startswith("digraph lineage {")
+    assert "subgraph cluster_bi {" in dot and "subgraph cluster_raw {" in dot
+    assert 'id="bi--kpis"' in dot and f'fillcolor="{STATUS_COLOURS["stale"][0]}"' in dot
+    assert "shape=cylinder" in dot
+
+
+def test_svg_and_png_need_dot_and_say_how_to_install_it(make_project, run_cli):
+    root = make_project({"defs.py": DEFS})
+    proc = run_cli(root, "lineage", "-o", str(root / "g.svg"), env={"PATH": "/nonexistent"})
+    assert proc.returncode == 2
+    assert "needs graphviz's 'dot' program" in proc.stderr
+    assert "apt-get install graphviz" in proc.stderr
+    assert not (root / "g.svg").exists()
+
+
+def _svg_nodes(path):
+    tree = ET.parse(path)
+    out = {}
+    for g in tree.getroot().iter("{http://www.w3.org/2000/svg}g"):
+        if g.get("class") == "node":
+            shape = next(  # the first filled outline, inside the tooltip's <a>
+                e
+                for e in g.iter()
+                if e.tag.rsplit("}", 1)[-1] in ("polygon", "path", "ellipse")
+                and e.get("fill") not in (None, "none")
+            )
+            out[g.get("id")] = shape.get("fill")
+    return out
+
+
+def test_svg_has_a_node_per_asset_coloured_by_status(make_project, cli_json, write_file, run_cli):
+    root = _project(make_project, cli_json, write_file)
+    svg = root / "out" / "graph.svg"
+    proc = run_cli(root, "lineage", "-o", str(svg))
+    assert proc.returncode == 0, proc.stderr
+    nodes = _svg_nodes(svg)
+    expected = {
+        "raw--orders": "source",
+        "staging--clean": "fresh",
+        "bi--daily": "fresh",
+        "bi--kpis": "stale",
+        "bi--broken": "failed",
+        "ml--report": "fresh",
+    }
+    for nid, status in expected.items():
+        assert nodes[nid] == STATUS_COLOURS[status][0], (nid, status)
+    # the legend shows each status drawn
+    assert {k for k in nodes if k.startswith("legend--")} == {
+        "legend--fresh",
+        "legend--stale",
+        "legend--failed",
+        "legend--source",
+    }
+    text = html.unescape(svg.read_text())  # dot writes "-" as &#45;
+    assert re.search(r'<g id="group--bi" class="cluster">', text)
+    assert ">bi/kpis</text>" in text
+
+
+def test_svg_of_a_focus_with_depth_limits_has_only_its_neighbourhood(
+    make_project, cli_json, write_file, run_cli
+):
+    root = _project(make_project, cli_json, write_file)
+    svg = root / "roas.svg"
+    args = ("lineage", "bi/daily", "--upstream", "1", "--downstream", "1", "-o", str(svg))
+    assert run_cli(root, *args).returncode == 0
+    assert set(k for k in _svg_nodes(svg) if not k.startswith("legend--")) == {
+        "staging--clean",
+        "bi--daily",
+        "bi--kpis",
+        "bi--broken",
+    }
+
+
+def test_png_is_a_real_png_file(make_project, cli_json, write_file, run_cli):
+    root = _project(make_project, cli_json, write_file)
+    png = root / "graph.png"
+    proc = run_cli(root, "lineage", "--format", "png", "-o", str(png))
+    assert proc.returncode == 0, proc.stderr
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert width > 200 and height > 100
+
+
+def test_overdue_assets_are_drawn_as_overdue(make_project, run_cli, cli_json):
+    root = make_project(
+        {
+            "defs.py": """
+            from assets_core import Freshness, asset
+
+            @asset(freshness=Freshness(max_lag="1h"))
+            def hourly():
+                return 1
+            """
+        }
+    )
+    cli_json(root, "materialize", "--json")
+    later = {"ASSETS_NOW": "4000000000"}
+    got = cli_json(root, "lineage", "--json", env=later)
+    assert [(n["key"], n["status"]) for n in got["nodes"]] == [("hourly", "overdue")]
+    svg = root / "g.svg"
+    assert run_cli(root, "lineage", "-o", str(svg), env=later).returncode == 0
+    assert _svg_nodes(svg)["hourly"] == STATUS_COLOURS["overdue"][0]
+
+
+def test_columns_view_without_recorded_columns_says_so(make_project, run_cli, cli_json):
+    root = make_project({"defs.py": DEFS})
+    assert NO_COLUMNS_NOTE in run_cli(root, "lineage", "bi/daily", "--columns").stdout
+    got = cli_json(root, "lineage", "bi/daily", "--columns", "--json")
+    assert got["columns"] == [] and got["note"] == NO_COLUMNS_NOTE
+    svg = root / "cols.svg"
+    assert run_cli(root, "lineage", "--columns", "-o", str(svg)).returncode == 0
+    assert NO_COLUMNS_NOTE in html.unescape(svg.read_text())
+
+
+def test_column_edges_render_as_ports_between_asset_tables():
+    from assets_core.lineage import ColumnEdge, LineageView, render_image, to_dot
+
+    view = LineageView(
+        nodes=(
+            Node("a", "sql", "g", "fresh", 0.0),
+            Node("b", "python", "g", "stale", 0.0),
+        ),
+        edges=(),
+        focus=None,
+        now=10.0,
+        column_edges=(
+            ColumnEdge("a", "spend usd", "b", "roas"),
+            ColumnEdge("a", "revenue", "b", "roas"),
+        ),
+    )
+    dot = to_dot(view)
+    assert "a:c0 -> b:c0" in dot and "a:c1 -> b:c0" in dot
+    svg = render_image(dot, "svg").decode()
+    assert ">spend usd</text>" in svg and ">roas</text>" in svg
+    assert svg.count('class="edge"') == 2
+
+
+def test_every_kind_and_status_has_a_drawing_style():
+    assert set(KIND_SHAPES) == {"python", "sql", "source", "check"}
+    assert {"fresh", "stale", "failed", "quarantined", "overdue", "never"} <= set(STATUS_COLOURS)
+    assert node_id("bi/roas_daily") == "bi--roas_daily"
+    assert Node("k", "python", "g", "never", None).age(5.0) == "never"
+    assert Node("k", "python", "g", "fresh", 0.0).age(11520.0) == "3h12m ago"
+
+
+def test_lineage_json_is_stable_for_other_tools(make_project, cli_json):
+    root = make_project({"defs.py": DEFS})
+    got = cli_json(root, "lineage", "raw/orders", "--downstream", "1", "--json")
+    assert got["focus"] == "raw/orders"
+    node = next(n for n in got["nodes"] if n["key"] == "staging/clean")
+    assert set(node) == {"id", "key", "kind", "group", "status", "updated_at", "age"}
+    assert node["status"] == "never" and node["age"] == "never"
+    assert json.loads(json.dumps(got)) == got
+    assert os.path.sep not in node["id"]
