@@ -14,6 +14,7 @@ from, so comments and formatting are not part of it.
 from __future__ import annotations
 
 import ast
+import inspect
 import json
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import insert, or_, select
 
 from assets_core.catalog import schema as t
-from assets_core.code_version import _strip_docstrings, digest
+from assets_core.code_version import _function_node, _strip_docstrings, digest
 from assets_core.errors import AssetsError
 
 if TYPE_CHECKING:
@@ -37,16 +38,41 @@ class ProvenanceError(AssetsError):
     """The version asked for is not in the catalog."""
 
 
-def _nodes(tree: ast.Module) -> Iterator[tuple[ast.AST, bool]]:
-    """Every node a code part can be: (node, is a function whose decorators may be dropped)."""
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            yield node, True
-        elif isinstance(node, ast.ClassDef):
-            yield node, False
+def _candidates(tree: ast.Module, name: str) -> Iterator[ast.AST]:
+    """Nodes of ``tree`` that can be the part named ``name`` (``module.qualname``)."""
+    last = name.rsplit(".", 1)[-1]
     for node in tree.body:
-        if isinstance(node, ast.Assign | ast.AnnAssign):
-            yield node, False
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            if node.name == last:
+                yield node
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(n, ast.Name) and n.id == last for t in targets for n in ast.walk(t)):
+                yield node
+    if "<locals>" in name or name.count(".") > 1:  # methods and nested functions
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == last:
+                yield node
+
+
+def _text_if(node: ast.AST, wanted: str, *, top: bool = False) -> str | None:
+    """``node`` unparsed when its digest (with or without decorators) is ``wanted``.
+
+    An asset's own function (``top``) is fingerprinted without its decorators: try that first.
+    """
+    decorators = getattr(node, "decorator_list", None)
+    for drop in (True, False) if top else (False, True):
+        if drop and not decorators:
+            continue
+        if drop:
+            node.decorator_list = []  # type: ignore[attr-defined]
+        try:
+            if digest(ast.dump(node, annotate_fields=False)) == wanted:
+                return ast.unparse(node)
+        finally:
+            if drop:
+                node.decorator_list = decorators  # type: ignore[attr-defined]
+    return None
 
 
 def part_sources(root: Path, parts: Mapping[str, tuple[str, str]]) -> dict[str, str]:
@@ -54,10 +80,10 @@ def part_sources(root: Path, parts: Mapping[str, tuple[str, str]]) -> dict[str, 
 
     A part whose file is gone or changed since its digest was computed is left out.
     """
-    by_file: dict[str, set[str]] = {}
-    for dig, (_, file) in parts.items():
+    by_file: dict[str, dict[str, str]] = {}
+    for dig, (name, file) in parts.items():
         if file:
-            by_file.setdefault(file, set()).add(dig)
+            by_file.setdefault(file, {})[dig] = name
     out: dict[str, str] = {}
     for file, wanted in by_file.items():
         path = Path(file) if Path(file).is_absolute() else root / file
@@ -66,28 +92,20 @@ def part_sources(root: Path, parts: Mapping[str, tuple[str, str]]) -> dict[str, 
         except (OSError, SyntaxError, ValueError):
             continue
         _strip_docstrings(tree)
-        for node, is_function in _nodes(tree):
-            dumped = ast.dump(node, annotate_fields=False)
-            dig = digest(dumped)
-            if dig in wanted and dig not in out:
-                out[dig] = ast.unparse(node)
-            if is_function and node.decorator_list:  # type: ignore[attr-defined]
-                saved, node.decorator_list = node.decorator_list, []  # type: ignore[attr-defined]
-                try:
-                    dig = digest(ast.dump(node, annotate_fields=False))
-                    if dig in wanted and dig not in out:
-                        out[dig] = ast.unparse(node)
-                finally:
-                    node.decorator_list = saved  # type: ignore[attr-defined]
-            if len(out) >= len(wanted) and wanted <= out.keys():
-                break
+        for dig, name in wanted.items():
+            for node in _candidates(tree, name):
+                text = _text_if(node, dig)
+                if text is not None:
+                    out[dig] = text
+                    break
     return out
 
 
 def record_code_sources(project: Project, catalog: Catalog, keys: Iterable[str]) -> int:
     """Store the normalized source of the code parts of ``keys`` not stored yet; return how many."""
     wanted: dict[str, tuple[str, str]] = {}
-    for key in keys:
+    keys_list = list(keys)
+    for key in keys_list:
         cv = project.code_versions.get(key)
         if cv is None:
             continue
@@ -107,9 +125,22 @@ def record_code_sources(project: Project, catalog: Catalog, keys: Iterable[str])
         return 0
     nodes = project.code_nodes
     texts = {dig: ast.unparse(nodes[dig]) for dig in wanted if dig in nodes}
-    missing = {dig: v for dig, v in wanted.items() if dig not in texts}
-    if missing:  # fingerprints came from the cache: read the files once
-        texts.update(part_sources(project.root, missing))
+    if len(texts) < len(wanted):  # fingerprints came from the cache
+        # an asset's own function: parse just its lines
+        for key in keys_list:
+            d = project.graph.defs.get(key)
+            cv = project.code_versions.get(key)
+            fn = getattr(d, "fn", None)
+            if cv is None or fn is None or not cv.parts or cv.parts[0].digest in texts:
+                continue
+            if cv.parts[0].digest in wanted:
+                node = _function_node(inspect.unwrap(fn).__code__)
+                text = _text_if(node, cv.parts[0].digest, top=True) if node else None
+                if text is not None:
+                    texts[cv.parts[0].digest] = text
+        missing = {dig: v for dig, v in wanted.items() if dig not in texts}
+        if missing:  # helpers and constants: read their files once each
+            texts.update(part_sources(project.root, missing))
     now = time.time()
     rows = [
         {"digest": dig, "name": name, "file": file, "source": texts[dig], "created_at": now}

@@ -84,8 +84,12 @@ def test_unknown_version_says_how_to_list_versions(make_project, cli_json, run_c
 
 def test_code_sources_are_written_once_per_part(make_project, cli_json, catalog_rows):
     root = make_project({"defs.py": DEFS, "feed/a.csv": "x\n1\n"})
+    cli_json(root, "plan", "--json")  # the materialize below reads code versions from the cache
     cli_json(root, "materialize", "--json")
     first = catalog_rows(root, "SELECT digest, name FROM code_sources ORDER BY name")
     assert [n for _, n in first] == ["defs.RATE", "defs.base", "defs.scale", "defs.scaled"]
+    sources = dict(catalog_rows(root, "SELECT name, source FROM code_sources"))
+    assert sources["defs.scaled"] == "def scaled(base):\n    return scale(base)"
+    assert sources["defs.scale"] == "def scale(x):\n    return x * RATE"
     cli_json(root, "materialize", "--force", "--json")
     assert catalog_rows(root, "SELECT digest, name FROM code_sources ORDER BY name") == first
