@@ -173,8 +173,8 @@ class Catalog:
     def commit_pending(self) -> None:
         """Commit the records a :meth:`group_commit` block holds, so other readers see them."""
         group = self._group
-        if group is not None and group.conn.in_transaction():
-            group.conn.commit()
+        if group is not None:
+            group.flush()  # under the group's lock: its timer may be committing too
 
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
