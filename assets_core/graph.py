@@ -94,7 +94,7 @@ class Graph:
                         f"asset {k}: deps= names {dep!r}, which is not a known asset or source",
                         key=k,
                         location=str(d.location),
-                        hint=_did_you_mean(dep, defs),
+                        hint=_did_you_mean(dep, defs, k),
                     )
             inputs[k] = pairs
             upstream[k] = tuple(dict.fromkeys(u for _, u in pairs))
@@ -136,8 +136,8 @@ def _raise_duplicate(a: Definition, b: Definition) -> None:
     )
 
 
-def _did_you_mean(name: str, defs: Mapping[str, Definition]) -> str:
-    near = closest(name, defs)
+def _did_you_mean(name: str, defs: Mapping[str, Definition], owner: str | None = None) -> str:
+    near = closest(name, [k for k in defs if k != owner])  # never "read yourself"
     if near:
         return "did you mean " + ", ".join(near) + "?"
     return "declare it with @asset or source(), or fix the name"
@@ -160,7 +160,7 @@ def _resolve(
                 "which is not a known asset or source",
                 key=owner,
                 location=str(location),
-                hint=_did_you_mean(explicit, defs),
+                hint=_did_you_mean(explicit, defs, owner),
             )
         return explicit
     if param in defs and param != owner:
@@ -183,7 +183,7 @@ def _resolve(
         f"{what} {owner}: parameter {param!r} names no known asset or source",
         key=owner,
         location=str(location),
-        hint=_did_you_mean(param, defs)
+        hint=_did_you_mean(param, defs, owner)
         + " (parameters name upstreams by the last part of their key, or map with ins=)",
     )
 
