@@ -450,3 +450,35 @@ def test_a_killed_run_is_marked_interrupted_and_keeps_what_it_published(
     assert published_values(root, "last") == {"last": 4}
     runs = cli_json(root, "runs", "--json")["runs"]
     assert [r["status"] for r in runs] == ["success", "interrupted"]
+
+
+OBSERVED_DEFS = """
+from pathlib import Path
+
+from assets_core import asset, source
+
+ETAG = Path(__file__).parent / "etag.txt"
+
+rates = source("api/rates", observe=lambda: ETAG.read_text().strip())
+
+
+@asset
+def priced(rates):
+    return f"priced with {rates}"
+
+
+@asset
+def unrelated():
+    return 1
+"""
+
+
+def test_an_observed_source_passes_its_value_and_a_new_value_stales_its_readers(
+    make_project, write_file, cli_json, published_values
+) -> None:
+    root = make_project({"defs.py": OBSERVED_DEFS, "etag.txt": "v1\n"})
+    cli_json(root, "materialize", "--json")
+    assert published_values(root, "priced") == {"priced": "priced with v1"}
+    write_file(root / "etag.txt", "v2\n")
+    plan = cli_json(root, "plan", "--json")
+    assert reasons(plan) == {"priced": [("source_changed", "api/rates: v1 -> v2")]}

@@ -258,3 +258,31 @@ def test_every_graph_error_is_an_assets_error_with_exit_code_2() -> None:
     for cls in (CycleError, UnknownUpstreamError, DuplicateKeyError, DefinitionError):
         assert issubclass(cls, AssetsError)
     assert DefinitionError("x").exit_code == 2
+
+
+def test_unknown_upstream_never_suggests_the_asset_itself() -> None:
+    @asset(key_prefix="raw")
+    def customers():
+        return 1
+
+    @asset
+    def orders(order, customer):
+        return order
+
+    with pytest.raises(UnknownUpstreamError) as ei:
+        Graph.build(defs(customers, orders))
+    assert "parameter 'order'" in str(ei.value)
+    assert "did you mean" not in str(ei.value)  # "orders" would read itself
+
+    @asset(deps=["order"])
+    def orders_2():
+        return 1
+
+    @asset(key="orders_3", ins={"x": "orders_4"})
+    def orders_3(x):
+        return x
+
+    for fn in (orders_2, orders_3):
+        with pytest.raises(UnknownUpstreamError) as ei:
+            Graph.build(defs(fn))
+        assert fn.__asset_def__.key not in (ei.value.hint or "")
