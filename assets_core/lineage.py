@@ -217,9 +217,20 @@ def build_view(
     )
 
 
-def column_edges(catalog: Any, keys: Iterable[str]) -> list[ColumnEdge]:
-    """The column-level edges the catalog records between ``keys`` (none recorded: empty)."""
-    return []
+def column_edges(catalog: Any, keys: Iterable[str], project: Any = None) -> list[ColumnEdge]:
+    """The column-level edges of the published versions of ``keys``.
+
+    With ``project``, lineage not yet recorded is computed (SQL) or resolved
+    (declared on Python assets) and recorded first; without, only what is recorded.
+    """
+    from assets_core.lineage_columns import edges_of
+
+    return [
+        ColumnEdge(up, up_col, key, col)
+        for key, info in edges_of(project, catalog, keys).items()
+        for col, ups in info.edges.items()
+        for up, up_col in ups
+    ]
 
 
 # -- text ---------------------------------------------------------------------------------

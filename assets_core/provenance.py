@@ -87,6 +87,13 @@ def part_sources(root: Path, parts: Mapping[str, tuple[str, str]]) -> dict[str, 
     out: dict[str, str] = {}
     for file, wanted in by_file.items():
         path = Path(file) if Path(file).is_absolute() else root / file
+        if path.suffix == ".sql":  # a SQL asset's part: its query as written in the file
+            try:
+                text = path.read_text(encoding="utf-8")
+            except OSError:
+                continue
+            out.update(dict.fromkeys(wanted, text))
+            continue
         try:
             tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         except (OSError, SyntaxError, ValueError):

@@ -191,3 +191,20 @@ code_sources = Table(
     Column("source", Text, nullable=False),
     Column("created_at", Float, nullable=False),
 )
+
+# Column-level lineage of one version (materialization) of an asset: which upstream columns
+# feed each of its columns. Computed from the SQL (sqlglot) or read from a Python asset's
+# columns= declaration, the first time someone asks, then kept. A column fed by no upstream
+# column (a constant, count(*)) has one row with upstream NULL.
+column_lineage = Table(
+    "column_lineage",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("materialization_id", Integer, nullable=False),
+    Column("key", String(512), nullable=False),
+    Column("column", Text, nullable=False),
+    Column("upstream", String(512)),
+    Column("upstream_column", Text),
+    Column("how", String(16), nullable=False),  # sql | declared
+)
+Index("ix_column_lineage_mat", column_lineage.c.materialization_id)

@@ -38,6 +38,13 @@ _SUFFIX_FORMATS = {".svg": "svg", ".png": "png", ".dot": "dot", ".gv": "dot", ".
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE.")
 @click.option("--columns", is_flag=True, help="Column-level lineage instead of assets.")
+@click.option(
+    "--column",
+    "column",
+    default=None,
+    metavar="COL",
+    help="Which upstream columns feed column COL of KEY, walked across SQL and Python assets.",
+)
 @click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
 @click.pass_context
 def lineage(
@@ -48,6 +55,7 @@ def lineage(
     fmt: str | None,
     output: str | None,
     columns: bool,
+    column: str | None,
     as_json: bool,
 ) -> None:
     """The lineage of KEY (or of a SELECTION, or of the whole project).
@@ -57,6 +65,7 @@ def lineage(
     assets lineage bi/roas_daily --upstream 2 --downstream 1 -o roas.svg
     assets lineage --format png -o graph.png          the whole project
     assets lineage group:bi --json                    nodes and edges for other tools
+    assets lineage bi/roas_daily --column roas        which upstream columns feed roas
 
     Nodes are coloured by status (fresh, stale, failed, quarantined, overdue,
     never), shaped by kind (asset, SQL asset, source) and grouped by group. SVG
@@ -74,6 +83,9 @@ def lineage(
     if fmt is None:
         fmt = _SUFFIX_FORMATS.get(Path(output).suffix.lower(), "text") if output else "text"
     project, catalog = _open(ctx)
+    if column is not None:
+        _column_tree(project, catalog, selection, column, as_json or fmt == "json", output)
+        return
     g = project.graph
     chosen = select(g, list(selection))
     focus = _focus(selection, chosen)
@@ -85,7 +97,7 @@ def lineage(
         keys = set(chosen)
     now = current_time()
     statuses = {s.key: s for s in status_of_project(project, catalog, now=now)}
-    col_edges = lin.column_edges(catalog, keys) if columns else None
+    col_edges = lin.column_edges(catalog, keys, project=project) if columns else None
     view = lin.build_view(g, statuses, keys, focus=focus, now=now, column_edges=col_edges)
     title = project.root.name + (f": {focus}" if focus else "")
     if fmt == "text":
@@ -178,3 +190,35 @@ def _write(output: str | None, data: bytes) -> None:
         raise AssetsError(
             f"cannot write {path}: {e.strerror}", hint="choose another -o FILE"
         ) from None
+
+
+def _column_tree(
+    project: object,
+    catalog: object,
+    selection: tuple[str, ...],
+    column: str,
+    as_json: bool,
+    output: str | None,
+) -> None:
+    """``assets lineage KEY --column COL``: the tree of upstream columns feeding KEY.COL."""
+    import json
+
+    from assets_core.lineage_columns import column_lineage, render_text
+    from assets_core.selection import select
+
+    g = project.graph  # type: ignore[attr-defined]
+    keys = [selection[0]] if len(selection) == 1 and selection[0] in g.defs else None
+    if keys is None:
+        keys = sorted(select(g, list(selection))) if selection else []
+    if len(keys) != 1:
+        raise AssetsError(
+            "--column COL follows one asset's column",
+            hint="name exactly one asset: assets lineage bi/roas_daily --column roas",
+        )
+    tree = column_lineage(project, catalog, keys[0], column)
+    if as_json:
+        body = {"key": tree.key, "column": tree.column, "tree": tree.as_dict()}
+        body["edges"] = tree.edges()
+        _write(output, (json.dumps(body, indent=2) + "\n").encode())
+    else:
+        _write(output, (render_text(tree) + "\n").encode())

@@ -30,7 +30,16 @@ DEFAULT_ENGINE = "duckdb"
 if TYPE_CHECKING:
     from assets_core.code_version import CodeVersion
 
-HEADER_KEYS = ("group", "tags", "dialect", "engine", "checks", "code_version", "description")
+HEADER_KEYS = (
+    "group",
+    "tags",
+    "dialect",
+    "engine",
+    "checks",
+    "freshness",
+    "code_version",
+    "description",
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,6 +67,7 @@ class SqlAssetDef:
     code_version: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     checks: tuple[Any, ...] = ()
+    freshness: Any = None  # an assets_core.Freshness policy
     description: str = ""
     location: Location
     path: str | None = None  # the .sql file, relative to the project folder
@@ -76,7 +86,7 @@ class SqlAssetDef:
             return CodeVersion.pinned(self.code_version)
         parts = (
             CodePart(f"{self.key} (SQL)", self.path or self.location.file, self.fingerprint),
-            CodePart("engine", "", digest(self.engine)),
+            CodePart(f"engine={self.engine}", "", digest(self.engine)),
         )
         return CodeVersion(
             version=digest("|".join(f"{p.name}={p.digest}" for p in parts)), parts=parts
@@ -101,6 +111,7 @@ def sql_asset(
     tags: Iterable[str] | None = None,
     deps: Iterable[Any] | None = None,
     checks: Iterable[Any] | None = None,
+    freshness: Any = None,
     code_version: str | None = None,
     metadata: Mapping[str, Any] | None = None,
     description: str = "",
@@ -126,6 +137,7 @@ def sql_asset(
             "group": group,
             "tags": tags,
             "checks": list(checks or ()),
+            "freshness": freshness,
             "code_version": code_version,
             "description": description,
         },
@@ -190,6 +202,7 @@ def build(
         code_version=header.get("code_version"),
         metadata=dict(metadata or {}),
         checks=_checks(header.get("checks") or (), key, location),
+        freshness=_freshness(header.get("freshness"), key, location),
         description=header.get("description") or "",
         location=location,
         path=path,
@@ -228,6 +241,34 @@ def _checks(specs: Iterable[Any], key: str, location: Location) -> tuple[Any, ..
 
         out.append(replace(made, location=location))
     return tuple(out)
+
+
+def _freshness(value: Any, key: str, location: Location) -> Any:
+    """A Freshness from ``'26h'`` (max_lag), ``freshness(cron='0 7 * * *')`` or a policy."""
+    if value is None:
+        return None
+    from assets_core.freshness import Freshness
+
+    if isinstance(value, Freshness):
+        return value
+    try:
+        if isinstance(value, str | int | float):
+            return Freshness(max_lag=value)
+        if isinstance(value, tuple) and value[0].lower() == "freshness" and not value[1]:
+            return Freshness(**value[2])
+    except (DefinitionError, TypeError) as e:
+        raise DefinitionError(
+            f"asset {key}: freshness: {getattr(e, 'message', e)}",
+            key=key,
+            location=str(location),
+            hint="e.g. -- asset: freshness='26h', or freshness=freshness(cron='0 7 * * *')",
+        ) from None
+    raise DefinitionError(
+        f"asset {key}: cannot read freshness={value!r}",
+        key=key,
+        location=str(location),
+        hint="e.g. -- asset: freshness='26h', or freshness=freshness(cron='0 7 * * *')",
+    )
 
 
 # -- the header -------------------------------------------------------------------------

@@ -26,6 +26,19 @@ BY_SEVEN = Freshness(cron="0 7 * * *", tz="Europe/Berlin", error_after="2h")
         # an attributed campaign (empty = organic or direct) is one the ad platforms know
         c.relationships("campaign_id", to="staging/campaigns", field="campaign_id"),
     ],
+    # column lineage (assets lineage bi/customer_journey --column channel)
+    columns={
+        "order_id": ["orders.order_id"],
+        "customer_id": ["orders.customer_id"],
+        "order_date": ["orders.order_date"],
+        "amount_usd": ["orders.amount_usd"],
+        "lead_id": ["leads.lead_id"],
+        "lead_created_at": ["leads.created_at"],
+        "days_to_convert": ["orders.order_date", "leads.created_at"],
+        "campaign_id": ["leads.campaign_id"],
+        "platform": ["campaigns.platform"],
+        "channel": ["campaigns.channel", "leads.lead_id"],
+    },
 )
 def customer_journey(
     orders: pd.DataFrame, leads: pd.DataFrame, campaigns: pl.DataFrame
@@ -65,6 +78,15 @@ def customer_journey(
         c.expression("spend >= 0", name="spend_not_negative"),
         c.expression("revenue >= 0", name="revenue_not_negative", blocking=False),  # a warning
     ],
+    columns={
+        "date": ["ad_spend.date"],
+        "channel": ["ad_spend.channel"],
+        "spend": ["ad_spend.spend"],
+        "clicks": ["ad_spend.clicks"],
+        "orders": ["customer_journey.order_id"],
+        "revenue": ["customer_journey.amount_usd"],
+        "roas": ["customer_journey.amount_usd", "ad_spend.spend"],
+    },
 )
 def roas_daily(ad_spend: pl.DataFrame, customer_journey: pd.DataFrame) -> pl.DataFrame:
     """Per day and paid channel: spend, clicks, attributed orders and revenue, ROAS."""

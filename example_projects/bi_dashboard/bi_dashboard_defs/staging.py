@@ -84,6 +84,7 @@ def leads(crm_leads: list[Path]) -> pd.DataFrame:
         c.accepted_values("currency", ["USD", "EUR", "GBP"]),
         c.expression("amount_usd > 0", name="amount_positive"),
     ],
+    columns={"amount_usd": ["shop_orders.amount", "shop_orders.currency"]},
 )
 def orders(shop_orders: list[Path]) -> pd.DataFrame:
     """Real orders (test orders of amount 0 and duplicate rows dropped), with ``amount_usd``."""
