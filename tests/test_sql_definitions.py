@@ -293,3 +293,30 @@ def test_unchanged_sql_files_load_from_the_cache_without_sqlglot(make_project, t
     second = subprocess.run(run, capture_output=True, text=True, check=True, cwd=tmp_path)
     assert first.stdout.strip() == "('bi/customer_journey',) True"
     assert second.stdout.strip() == "('bi/customer_journey',) False"
+
+
+def test_the_header_sets_freshness_and_the_engine_is_part_of_the_code_version(
+    make_project, load_project
+):
+    root = project(
+        make_project,
+        {"models/bi/a.sql": "-- asset: freshness='26h'\nSELECT day FROM bi.customer_journey\n"},
+    )
+    (root / "pyproject.toml").write_text(
+        (root / "pyproject.toml").read_text()
+        + '[tool.assets.engines]\nwarehouse = "postgresql+psycopg://nobody@127.0.0.1:1/x"\n'
+    )
+    p = load_project(root)
+    assert p.graph.defs["bi/a"].freshness.max_lag == 26 * 3600
+    before = p.code_versions["bi/a"]
+    (root / "models/bi/a.sql").write_text(
+        "-- asset: freshness='26h', engine=warehouse\nSELECT day FROM bi.customer_journey\n"
+    )
+    after = load_project(root).code_versions["bi/a"]
+    assert after.version != before.version
+    from assets_core.code_version import diff_parts
+
+    assert diff_parts(before.as_mapping(), after.as_mapping()) == [
+        "engine=warehouse added",
+        "engine=duckdb removed",
+    ]
