@@ -13,6 +13,7 @@ depends on it and the run goes on with independent branches.
 
 from __future__ import annotations
 
+import copy
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -50,6 +51,7 @@ class StepResult:
     duration_s: float = 0.0
     error: str | None = None
     checks: tuple[CheckOutcome, ...] = ()
+    previous: str | None = None  # the published data version before this step, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +164,9 @@ def execute(
         raise
     run.close()
     failed = any(
-        r.status in FAILING or (r.reason or "").startswith(SKIP_UPSTREAM_MISSING) for r in results
+        r.status in FAILING
+        or (r.reason or "").startswith((SKIP_UPSTREAM_MISSING, SKIP_BLOCKED_BY_CHECK))
+        for r in results
     )
     status = "failed" if failed else "success"
     catalog.finish_run(run_id, status, _counts(results))
@@ -288,7 +292,9 @@ class _Run:
 
     def load(self, key: str) -> Any:
         if key in self.memory:
-            return self.memory[key]
+            own = _private_copy(self.memory[key])
+            if own is not _NO_COPY:
+                return own
         d = self.graph.defs[key]
         if isinstance(d, SourceDef):
             if key not in self.source_values:
@@ -364,7 +370,11 @@ class _Run:
             except AssetsError as e:
                 return self._failed(step, started, e.render())
 
-        outcomes = run_checks(checks, value, self.load, self.project.root) if checks else []
+        outcomes = (
+            run_checks(checks, value, self.load, self.project.root, redact="pii" in d.tags)
+            if checks
+            else []
+        )
         blocking = [o for o in outcomes if o.blocks]
         if blocking and prev is not None and staged.data_version == prev.data_version:
             # the new value is the published one: it is that version which now fails
@@ -406,7 +416,7 @@ class _Run:
             names = ", ".join(o.check.name for o in blocking)
             return StepResult(
                 key, "quarantined", names, staged.data_version, False, ended - started,
-                None, tuple(outcomes),
+                None, tuple(outcomes), prev.data_version if prev is not None else None,
             )  # fmt: skip
         changed = self.current.get(key) != staged.data_version
         self.current[key] = staged.data_version
@@ -429,7 +439,13 @@ class _Run:
             )
         except AssetsError as e:
             return self._failed(step or Step(key, ()), started, e.render())
-        outcomes = run_checks(self.graph.checks_of(key), value, self.load, self.project.root)
+        outcomes = run_checks(
+            self.graph.checks_of(key),
+            value,
+            self.load,
+            self.project.root,
+            redact="pii" in self.graph.defs[key].tags,
+        )
         return self._record_published_audit(key, outcomes, started)
 
     def _record_published_audit(
@@ -475,6 +491,32 @@ class _Run:
             )
         )
         return StepResult(step.key, "failed", None, None, False, ended - started, error)
+
+
+_NO_COPY = object()
+_IMMUTABLE = (int, float, complex, str, bytes, bool, type(None), frozenset)
+
+
+def _private_copy(value: Any) -> Any:
+    """A copy a reader may mutate without changing what its siblings read.
+
+    Immutable values and polars frames are shared; a pandas frame is copied;
+    anything else is deep-copied, or re-read from the store when that fails.
+    """
+    if isinstance(value, _IMMUTABLE):
+        return value
+    if type(value).__name__ == "DataFrame":
+        mod = type(value).__module__
+        if mod.startswith("polars"):
+            return value
+        if mod.startswith("pandas"):
+            return value.copy(deep=True)
+    if isinstance(value, tuple) and all(isinstance(v, _IMMUTABLE) for v in value):
+        return value
+    try:
+        return copy.deepcopy(value)
+    except Exception:  # an object that cannot be copied: read it back from the store
+        return _NO_COPY
 
 
 def _broken_reason(key: str, res: StepResult) -> str:

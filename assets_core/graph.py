@@ -103,6 +103,8 @@ class Graph:
             if k in upstream[k] or k in order_deps[k]:
                 raise CycleError([k, k], [str(defs[k].location)] * 2)
 
+        bound = _bind_checks(defs, by_name, checks)
+        _order_check_reads(bound, upstream, order_deps)
         order = _toposort(defs, upstream, order_deps)
         down: dict[str, list[str]] = {k: [] for k in defs}
         for k in order:
@@ -115,7 +117,7 @@ class Graph:
             upstream=upstream,
             order_deps=order_deps,
             downstream={k: tuple(v) for k, v in down.items()},
-            checks=_bind_checks(defs, by_name, checks),
+            checks=bound,
         )
 
 
@@ -262,6 +264,45 @@ def _bind_checks(
                 )
             seen[c.name] = c
     return {k: tuple(v) for k, v in out.items()}
+
+
+def _order_check_reads(
+    checks: Mapping[str, tuple[Check, ...]],
+    upstream: Mapping[str, tuple[str, ...]],
+    order_deps: dict[str, tuple[str, ...]],
+) -> None:
+    """Run the assets a check reads before the asset it checks, where the graph allows.
+
+    Such an edge orders the run (and shows in lineage) but never makes the checked
+    asset stale. When the read asset is downstream of the checked one, the check
+    reads its published value instead of forming a cycle.
+    """
+    down: dict[str, list[str]] = {}
+    for k in upstream:
+        for u in upstream[k] + order_deps[k]:
+            down.setdefault(u, []).append(k)
+    for key, cs in checks.items():
+        for c in cs:
+            for r in c.reads:
+                if r == key or r in upstream[key] or r in order_deps[key]:
+                    continue
+                if _reaches(key, r, down):
+                    continue  # r is downstream of key: the check reads r's published value
+                order_deps[key] = order_deps[key] + (r,)
+                down.setdefault(r, []).append(key)
+
+
+def _reaches(start: str, target: str, down: Mapping[str, list[str]]) -> bool:
+    seen = {start}
+    stack = [start]
+    while stack:
+        for n in down.get(stack.pop(), ()):
+            if n == target:
+                return True
+            if n not in seen:
+                seen.add(n)
+                stack.append(n)
+    return False
 
 
 def _toposort(

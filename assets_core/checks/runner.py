@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,8 @@ def _coerce(check: Check, returned: Any) -> CheckResult:
     if isinstance(returned, CheckResult):
         return returned
     if isinstance(returned, bool) or type(returned).__name__ == "bool_":
-        return CheckResult(passed=bool(returned))
+        ok = bool(returned)
+        return CheckResult(passed=ok, description="returned True" if ok else "returned False")
     return CheckResult(
         passed=False,
         description=f"check {check.name} returned {type(returned).__name__}; "
@@ -71,10 +72,33 @@ def run_one(
 
 
 def run_checks(
-    checks: Sequence[Check], value: Any, load: Loader, root: Path, now: float | None = None
+    checks: Sequence[Check],
+    value: Any,
+    load: Loader,
+    root: Path,
+    now: float | None = None,
+    *,
+    redact: bool = False,
 ) -> list[CheckOutcome]:
-    """Every check of the asset on ``value``; ``load(key)`` reads other assets."""
-    return [run_one(c, value, load, root, now) for c in checks]
+    """Every check of the asset on ``value``; ``load(key)`` reads other assets.
+
+    ``redact`` (assets tagged ``pii``) drops failing-row samples, so personal data
+    never reaches the catalog or the terminal; counts are kept.
+    """
+    out = [run_one(c, value, load, root, now) for c in checks]
+    if redact:
+        out = [
+            replace(
+                o,
+                result=replace(
+                    o.result, sample=(), metadata={**o.result.metadata, "sample": "redacted (pii)"}
+                ),
+            )
+            if o.result.sample
+            else o
+            for o in out
+        ]
+    return out
 
 
 class _ColumnProblem(Exception):

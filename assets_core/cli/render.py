@@ -162,7 +162,12 @@ def print_outcomes(results: Any) -> None:
             for row in list(o.result.sample)[:3]:
                 console.print(f"    {row}", markup=False, highlight=False)
         if r.status == "quarantined":
+            kept = (
+                f"the previous version {r.previous[:12]} stays published"
+                if r.previous
+                else "nothing is published yet"
+            )
             console.print(
-                f"[red]{r.key}: new version {r.data_version[:12]} quarantined; the previous "
-                f"version stays published[/red] (inspect: assets quarantine show {r.key})"
+                f"[red]{r.key}: new version {r.data_version[:12]} quarantined; {kept}[/red] "
+                f"(inspect: assets quarantine show {r.key})"
             )
