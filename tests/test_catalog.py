@@ -244,14 +244,19 @@ def test_records_written_in_a_group_commit_are_visible_to_other_readers_soon(
     # The promise of group_commit: records share transactions of at most window_s
     # seconds. A record must not stay invisible while the next (slow) step runs.
     run = start(catalog)
-    with catalog.group_commit(window_s=0.01):
-        catalog.record(success(run, "a", "dv-a"))
-        time.sleep(0.3)  # the next asset's user code runs here
-        other = Catalog.open(f"sqlite:///{db}", mark_interrupted=False)
-        try:
-            seen = other.state().assets.get("a")
-        finally:
-            other.close()
+    other = Catalog.open(f"sqlite:///{db}", mark_interrupted=False)
+    try:
+        with catalog.group_commit(window_s=0.01):
+            catalog.record(success(run, "a", "dv-a"))
+            # the next asset's user code runs here, for as long as it takes; meanwhile
+            # another process looks (a generous bound, far beyond the 0.01 s window)
+            deadline = time.monotonic() + 10
+            seen = None
+            while seen is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+                seen = other.state().assets.get("a")
+    finally:
+        other.close()
     assert seen is not None and seen.data_version == "dv-a"
 
 

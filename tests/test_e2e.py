@@ -452,6 +452,34 @@ def test_a_killed_run_is_marked_interrupted_and_keeps_what_it_published(
     assert [r["status"] for r in runs] == ["success", "interrupted"]
 
 
+def test_ctrl_c_marks_the_run_interrupted_without_a_traceback(
+    make_project, start_cli, cli_json, catalog_rows
+) -> None:
+    root = make_project({"defs.py": KILL_DEFS})
+    (root / "gate").touch()
+    proc = start_cli(root, "materialize", "+slow")
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            rows = catalog_rows(root, "select key from asset_state where data_version is not null")
+            if {k for (k,) in rows} >= {"first", "second"}:
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        (root / "gate").unlink()
+    assert proc.returncode == 1
+    assert "Aborted!" in out
+    assert "Traceback" not in out
+    (run,) = cli_json(root, "runs", "--json")["runs"]
+    assert run["status"] == "interrupted"
+    assert run["materialized"] == 2
+    rest = cli_json(root, "materialize", "+slow", "--json")
+    assert [(s["key"], s["status"]) for s in rest["steps"]] == [("slow", "success")]
+
+
 OBSERVED_DEFS = """
 from pathlib import Path
 
@@ -482,3 +510,34 @@ def test_an_observed_source_passes_its_value_and_a_new_value_stales_its_readers(
     write_file(root / "etag.txt", "v2\n")
     plan = cli_json(root, "plan", "--json")
     assert reasons(plan) == {"priced": [("source_changed", "api/rates: v1 -> v2")]}
+
+
+MUTATING_DEFS = """
+from assets_core import asset
+
+
+@asset
+def numbers():
+    return [1, 2]
+
+
+@asset
+def appends(numbers):
+    numbers.append(99)  # a reader that mutates its input in place
+    return len(numbers)
+
+
+@asset
+def counts(numbers):
+    return len(numbers)
+"""
+
+
+def test_a_reader_mutating_its_input_does_not_change_what_its_siblings_read(
+    make_project, cli_json, published_values
+) -> None:
+    # counts is recorded as built from the published [1, 2]; it must have seen exactly that,
+    # whether numbers ran in the same run or was loaded from the store
+    root = make_project({"defs.py": MUTATING_DEFS})
+    cli_json(root, "materialize", "--json")
+    assert published_values(root, "numbers", "counts") == {"numbers": [1, 2], "counts": 2}
