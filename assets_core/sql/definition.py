@@ -211,6 +211,8 @@ def build(
 
 def _checks(specs: Iterable[Any], key: str, location: Location) -> tuple[Any, ...]:
     """Built-in checks from header calls ``("not_null", ("id",), {})`` or check values."""
+    if not specs:
+        return ()
     from assets_core import checks as c
 
     out = []

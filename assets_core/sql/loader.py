@@ -50,26 +50,36 @@ def sql_files(root: Path, sql_paths: Any, state_dir: Path) -> list[SqlAssetDef]:
             '[tool.assets] sql_paths must be a list of folders, e.g. ["models"]',
             hint='write sql_paths = ["models"]',
         )
-    files: list[tuple[Path, Path]] = []
+    files: list[tuple[str, str]] = []  # (key, path relative to the project folder)
+    root_s = str(root)
     for rel in sql_paths:
-        folder = root / rel
-        if not folder.is_dir():
+        folder = os.path.join(root_s, rel)
+        if not os.path.isdir(folder):
             raise ProjectError(
                 f"folder {rel!r} listed in [tool.assets] sql_paths is not in {root}",
                 hint=f"create {folder} or fix the name",
             )
-        files.extend((folder, p) for p in sorted(folder.rglob("*.sql")))
+        found = []
+        # os.walk and plain strings: pathlib costs more than parsing does on a warm load
+        for here, _, names in os.walk(folder):
+            sub = os.path.relpath(here, folder)
+            for name in names:
+                if name.endswith(".sql"):
+                    key = name[:-4] if sub == "." else f"{sub}/{name[:-4]}".replace(os.sep, "/")
+                    found.append((key, os.path.relpath(os.path.join(here, name), root_s)))
+        files.extend(sorted(found, key=lambda kf: kf[1]))
     if not files:
         return []
     cache_path = state_dir / "cache" / CACHE_NAME
     cache = _read_cache(cache_path)
     fresh: dict[str, Any] = {}
     out = []
-    for folder, path in files:
-        text = path.read_text(encoding="utf-8")
+    for key, rel in files:
+        path = os.path.join(root_s, rel)
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
         stamp = digest(text)
-        rel = path.relative_to(root).as_posix()
-        key = path.relative_to(folder).with_suffix("").as_posix()
+        rel = rel.replace(os.sep, "/")
         hit = cache.get(rel)
         parsed = hit[1] if hit is not None and hit[0] == stamp else None
         d = _from_file(key, text, path, rel, parsed)
@@ -80,13 +90,13 @@ def sql_files(root: Path, sql_paths: Any, state_dir: Path) -> list[SqlAssetDef]:
     return out
 
 
-def _from_file(key: str, text: str, path: Path, rel: str, parsed: Any) -> SqlAssetDef:
+def _from_file(key: str, text: str, path: str, rel: str, parsed: Any) -> SqlAssetDef:
     header_text, header_line = split_header(text)
-    header = parse_header(header_text, key=key, file=str(path), line=header_line)
+    header = parse_header(header_text, key=key, file=path, line=header_line)
     return build(
         key,
         text,
-        location=Location(str(path), header_line or 1),
+        location=Location(path, header_line or 1),
         path=rel,
         header=header,
         parsed=parsed,

@@ -97,6 +97,10 @@ class SqlAlchemyEngine(Engine):
         self._schemas.add(schema)
 
     def create_table_as(self, qualified: str, select_sql: str) -> None:
+        if not self.in_transaction:  # replacing the table is one atomic step for readers
+            with self.transaction():
+                self.create_table_as(qualified, select_sql)
+            return
         self.run(f"DROP TABLE IF EXISTS {qualified}")
         self.run(f"CREATE TABLE {qualified} AS\n{select_sql}\n")
 

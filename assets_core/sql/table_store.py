@@ -14,8 +14,8 @@ Write, audit, publish for tables:
    staging table stays as the quarantined version.
 
 An asset without checks has nothing to audit: its new table replaces the
-published one inside a single transaction (the uncommitted table is the staged
-version), which saves the rename.
+published one in a single atomic statement (``CREATE OR REPLACE TABLE ... AS``),
+which saves the staging table, the rename and a commit.
 
 A table's value reference is ``table:<engine>:<schema>.<table>``.
 """
@@ -173,15 +173,14 @@ class TableStores:
         qualified = engine.qualify(schema, table)
         with _naming(key, engine, "running its query" if sql else "writing its table", sql):
             engine.ensure_schema(schema)
-            engine.begin()
-            try:
+            if direct:
+                # nothing to audit: replacing the table is one atomic statement of its own
                 write(qualified, schema, table)
                 dv, rows, columns = engine.data_version(qualified, schema, table)
-                if not direct:
-                    engine.commit()
-            except BaseException:
-                engine.rollback()
-                raise
+            else:
+                with engine.transaction():
+                    write(qualified, schema, table)
+                    dv, rows, columns = engine.data_version(qualified, schema, table)
         staged = Staged(dv, table_ref(engine.name, schema, table), None, rows, columns)
         value = TableValue(self, key, engine, schema, table)
         return StagedTable(key, engine, schema, table, target, direct, staged, value)
@@ -192,12 +191,7 @@ class TableStores:
         e = st.engine
         final = table_ref(e.name, st.schema, st.target)
         with _naming(st.key, e, "publishing its table"):
-            if st.direct:
-                if st.staged.data_version == previous_version:
-                    e.rollback()  # same content: leave the published table as it is
-                else:
-                    e.commit()
-            else:
+            if not st.direct:  # (a direct write is published already)
                 e.begin()
                 try:
                     e.drop(e.qualify(st.schema, st.target))
@@ -210,14 +204,9 @@ class TableStores:
 
     def quarantine(self, st: StagedTable) -> Staged:
         """Keep ``st`` aside unpublished (its staging table), the published table untouched."""
-        if st.direct:  # cannot happen: assets with checks are staged apart; be safe anyway
-            st.engine.rollback()
-            raise StoreError(f"asset {st.key}: a direct write cannot be quarantined")
+        if st.direct:  # cannot happen: assets with checks are staged apart
+            raise StoreError(f"asset {st.key}: a version without checks cannot be quarantined")
         return st.staged
-
-    def abort(self, st: StagedTable) -> None:
-        if st.direct and st.engine.in_transaction:
-            st.engine.rollback()
 
     def publish_ref(self, key: str, ref: str, data_version: str) -> str:
         """Publish a quarantined staging table (``quarantine release``); returns the new ref."""
