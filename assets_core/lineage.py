@@ -35,6 +35,9 @@ STATUS_COLOURS: Mapping[str, tuple[str, str]] = {
     "overdue": ("#ffab91", "#d84315"),
     "never": ("#eeeeee", "#757575"),
     "source": ("#bbdefb", "#1565c0"),
+    # checks: the latest result on the checked asset
+    "passed": ("#c8e6c9", "#2e7d32"),
+    "warned": ("#ffe082", "#b28704"),
 }
 # Shape by kind: adding a kind of node is one entry here.
 KIND_SHAPES: Mapping[str, Mapping[str, str]] = {
@@ -63,6 +66,8 @@ class Node:
     updated_at: float | None
 
     def age(self, now: float) -> str:
+        if self.kind == "check":
+            return self.status
         if self.updated_at is None:
             return "never"
         return format_duration(max(0.0, now - self.updated_at)) + " ago"
@@ -183,8 +188,13 @@ def build_view(
     focus: str | None = None,
     now: float,
     column_edges: Sequence[ColumnEdge] | None = None,
+    checks: bool = False,
 ) -> LineageView:
-    """The view of ``keys`` (in graph order) with the edges between them."""
+    """The view of ``keys`` (in graph order) with the edges between them.
+
+    With ``checks``, each check of a shown asset is a node (kind ``check``, status its
+    latest result: passed, warned, failed or never) below the asset it checks.
+    """
     chosen = set(keys)
     nodes = []
     for k in graph.order:
@@ -209,6 +219,8 @@ def build_view(
         for u in graph.order_deps[n.key]:
             if u in chosen:
                 edges.append(Edge(u, n.key, order_only=True))
+    if checks:
+        _add_checks(graph, statuses, nodes, edges)
     cols = None
     if column_edges is not None:
         cols = tuple(e for e in column_edges if e.upstream in chosen and e.downstream in chosen)
@@ -231,6 +243,33 @@ def column_edges(catalog: Any, keys: Iterable[str], project: Any = None) -> list
         for col, ups in info.edges.items()
         for up, up_col in ups
     ]
+
+
+def check_key(asset: str, name: str) -> str:
+    return f"{asset}#{name}"
+
+
+def _add_checks(
+    graph: Graph, statuses: Mapping[str, AssetStatus], nodes: list[Node], edges: list[Edge]
+) -> None:
+    shown = {n.key for n in nodes}
+    for n in list(nodes):
+        st = statuses.get(n.key)
+        latest = {r["check"]: r for r in ((st.checks or {}).get("results", []) if st else [])}
+        for c in graph.checks_of(n.key) if hasattr(graph, "checks_of") else ():
+            r = latest.get(c.name)
+            if r is None:
+                status = "never"
+            elif r["passed"]:
+                status = "passed"
+            else:
+                status = "failed" if r["severity"] == "error" else "warned"
+            key = check_key(n.key, c.name)
+            nodes.append(Node(key, "check", n.group, status, None))
+            edges.append(Edge(n.key, key, order_only=True))
+            for other in c.reads:
+                if other in shown:
+                    edges.append(Edge(other, key, order_only=True))
 
 
 # -- text ---------------------------------------------------------------------------------

@@ -56,6 +56,18 @@ def run_uuid(run_id: str, key: str | None = None) -> str:
     return str(uuid.uuid5(_RUN_NS, f"{run_id}/{key}" if key else run_id))
 
 
+def _url_namespace(url: str | None, engine: str) -> str:
+    """``postgresql+psycopg://u:p@host:5432/db`` -> ``postgresql://host:5432`` (no secrets)."""
+    if not isinstance(url, str):
+        return f"{engine}://assets"  # the embedded default engine
+    parsed = urlparse(url)
+    scheme = parsed.scheme.split("+", 1)[0]
+    if parsed.hostname:
+        port = f":{parsed.port}" if parsed.port else ""
+        return f"{scheme}://{parsed.hostname}{port}"
+    return f"{scheme}://{parsed.path}"
+
+
 def _iso(ts: float | None) -> str:
     return datetime.fromtimestamp(ts if ts is not None else time.time(), UTC).isoformat()
 
@@ -80,8 +92,10 @@ class EventBuilder:
         if d is not None and d.kind == "source":
             return f"assets://{self.namespace}", key
         engine = getattr(d, "engine", None)
-        if engine:
-            return f"{engine}://{self.namespace}", getattr(d, "table", None) or key
+        if engine:  # a table in a database: the engine's URL names it
+            spec = (self.project.config.raw.get("engines") or {}).get(engine)
+            url = spec.get("url") if isinstance(spec, dict) else spec
+            return _url_namespace(url, engine), getattr(d, "table", None) or key
         return "file", str(self.project.config.store_path / key)
 
     def _inputs(self, key: str, versions: Mapping[str, str]) -> list[Any]:

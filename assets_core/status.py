@@ -101,7 +101,7 @@ def compute_status(
         if key not in chosen:
             continue
         d = g.defs[key]
-        policy = d.freshness
+        policy = getattr(d, "freshness", None)  # every kind of definition may not have one
         if d.kind == "source":
             seen = sources.get(key)
             changed_at = seen.changed_at if seen is not None else None

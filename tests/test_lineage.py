@@ -250,3 +250,65 @@ def test_lineage_json_is_stable_for_other_tools(make_project, cli_json):
     assert node["status"] == "never" and node["age"] == "never"
     assert json.loads(json.dumps(got)) == got
     assert os.path.sep not in node["id"]
+
+
+def test_sql_assets_are_drawn_as_components_next_to_python_ones(make_project, cli_json, run_cli):
+    root = make_project(
+        {
+            "defs.py": """
+            import pandas as pd
+            from assets_core import asset
+
+            @asset(key_prefix="raw")
+            def spend():
+                return pd.DataFrame({"day": [1, 2], "spend": [3.0, 4.0]})
+            """,
+            "models/bi/total.sql": "SELECT SUM(spend) AS spend FROM raw.spend\n",
+        },
+        extra_toml='sql_paths = ["models"]\n',
+    )
+    cli_json(root, "materialize", "--json")
+    got = cli_json(root, "lineage", "bi/total", "--json")
+    assert [(n["key"], n["kind"], n["status"]) for n in got["nodes"]] == [
+        ("raw/spend", "python", "fresh"),
+        ("bi/total", "sql", "fresh"),
+    ]
+    dot = run_cli(root, "lineage", "--format", "dot").stdout
+    assert re.search(r'"bi--total" \[[^\]]*shape=component', dot)
+    assert cli_json(root, "status", "--json")["assets"][1]["status"] == "fresh"
+
+
+def test_checks_are_nodes_with_their_latest_result(make_project, cli_json):
+    root = make_project(
+        {
+            "defs.py": """
+            from assets_core import asset, check
+
+            @asset
+            def amount():
+                return 5
+
+            @check(amount)
+            def positive(amount):
+                return amount > 0
+
+            @check(amount, blocking=False)
+            def small(amount):
+                return amount < 3
+            """
+        }
+    )
+    got = cli_json(root, "lineage", "amount", "--json")
+    assert {n["key"]: n["status"] for n in got["nodes"] if n["kind"] == "check"} == {
+        "amount#positive": "never",
+        "amount#small": "never",
+    }
+    cli_json(root, "materialize", "--json")
+    got = cli_json(root, "lineage", "amount", "--json")
+    assert {n["key"]: n["status"] for n in got["nodes"] if n["kind"] == "check"} == {
+        "amount#positive": "passed",
+        "amount#small": "warned",
+    }
+    assert {"from": "amount", "to": "amount#small", "kind": "order"} in got["edges"]
+    plain = cli_json(root, "lineage", "amount", "--no-checks", "--json")
+    assert [n["key"] for n in plain["nodes"]] == ["amount"]

@@ -177,3 +177,11 @@ def test_unknown_transport_is_a_clear_error(make_project, run_cli):
     proc = run_cli(root, "materialize")
     assert proc.returncode == 2
     assert "unknown transport 'kafka'" in proc.stderr and "file:///" in proc.stderr
+
+
+def test_tables_in_databases_are_named_by_their_engine_without_credentials():
+    from assets_core.openlineage import _url_namespace
+
+    assert _url_namespace("postgresql+psycopg://u:secret@db:5432/x", "wh") == "postgresql://db:5432"
+    assert _url_namespace("duckdb:////data/w.duckdb", "lake") == "duckdb:////data/w.duckdb"
+    assert _url_namespace(None, "duckdb") == "duckdb://assets"

@@ -45,6 +45,12 @@ _SUFFIX_FORMATS = {".svg": "svg", ".png": "png", ".dot": "dot", ".gv": "dot", ".
     metavar="COL",
     help="Which upstream columns feed column COL of KEY, walked across SQL and Python assets.",
 )
+@click.option(
+    "--checks/--no-checks",
+    default=True,
+    show_default=True,
+    help="Show each asset's checks as nodes, with their latest result.",
+)
 @click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
 @click.pass_context
 def lineage(
@@ -56,6 +62,7 @@ def lineage(
     output: str | None,
     columns: bool,
     column: str | None,
+    checks: bool,
     as_json: bool,
 ) -> None:
     """The lineage of KEY (or of a SELECTION, or of the whole project).
@@ -68,7 +75,7 @@ def lineage(
     assets lineage bi/roas_daily --column roas        which upstream columns feed roas
 
     Nodes are coloured by status (fresh, stale, failed, quarantined, overdue,
-    never), shaped by kind (asset, SQL asset, source) and grouped by group. SVG
+    never), shaped by kind (asset, SQL asset, source, check) and grouped by group. SVG
     and PNG need graphviz's `dot` program; DOT and JSON do not.
     """
     import json
@@ -98,7 +105,9 @@ def lineage(
     now = current_time()
     statuses = {s.key: s for s in status_of_project(project, catalog, now=now)}
     col_edges = lin.column_edges(catalog, keys, project=project) if columns else None
-    view = lin.build_view(g, statuses, keys, focus=focus, now=now, column_edges=col_edges)
+    view = lin.build_view(
+        g, statuses, keys, focus=focus, now=now, column_edges=col_edges, checks=checks
+    )
     title = project.root.name + (f": {focus}" if focus else "")
     if fmt == "text":
         text = lin.render_text(view) if not columns else _columns_text(view)
