@@ -11,14 +11,16 @@ quarantined and the previously published scorecard stays the one served.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sklearn.pipeline import Pipeline
 
 from assets_core import CheckResult, asset, check
 from assets_core import checks as c
 from ml_pipeline_defs.features import FEATURE_COLUMNS
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 MIN_ROC_AUC = 0.75
 INTERCEPT = "(intercept)"

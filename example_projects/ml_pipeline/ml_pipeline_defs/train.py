@@ -6,16 +6,15 @@ features always give the same model and the same data version.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, precision_score, recall_score, roc_auc_score
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
 
 from assets_core import asset
 from ml_pipeline_defs.features import FEATURE_COLUMNS
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 REGULARIZATION_C = 1.0
 SEED = 7
@@ -24,6 +23,12 @@ SEED = 7
 @asset(key_prefix="ml")
 def model(features: pd.DataFrame) -> Pipeline:
     """A churn classifier fitted on the training split."""
+    # scikit-learn is imported here, not at the top: `assets plan` and `status` load
+    # this module and should not pay for it
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
     train = features[features["split"] == "train"]
     pipeline = Pipeline(
         [
@@ -37,6 +42,8 @@ def model(features: pd.DataFrame) -> Pipeline:
 @asset(key_prefix="ml")
 def evaluation(model: Pipeline, features: pd.DataFrame) -> dict[str, Any]:
     """Metrics of the model on the test split (never seen in training)."""
+    from sklearn.metrics import accuracy_score, precision_score, recall_score, roc_auc_score
+
     test = features[features["split"] == "test"]
     scores = model.predict_proba(test[FEATURE_COLUMNS])[:, 1]
     predicted = (scores >= 0.5).astype(int)
