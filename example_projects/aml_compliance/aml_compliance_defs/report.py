@@ -142,6 +142,7 @@ def quarterly_summary(quarterly_report: pd.DataFrame, case_queue: pd.DataFrame) 
         row = r.loc[("alerts", rule)]
         lines.append(f"| {rule} | {severity} | {row['count']} | {row['amount_eur']:,.2f} |")
     top = case_queue[(case_queue["quarter"] == QUARTER) & (case_queue["priority"] == "P1")]
+    top = top.sort_values(["score", "case_id"], ascending=[False, True])
     lines += [
         "",
         "## Priority 1 cases",
