@@ -1,7 +1,7 @@
 """End to end: the aml_compliance example through the CLI, in a fresh copy.
 
-Builds the quarterly report from nothing, shows that reformatting changes
-nothing, that a threshold change recomputes exactly one rule and what is
+Builds the quarterly report from nothing, shows that reformatting (Python and
+SQL) changes nothing, that a threshold change recomputes exactly one rule and what is
 downstream of it, that a transaction without a KYC'd customer is quarantined
 while the previous data and report stay published, that a report whose totals
 do not reconcile is stopped before it is exported, and that fixing the input
@@ -61,7 +61,7 @@ def test_aml_example_gates_the_quarterly_report_and_rebuilds_only_what_changed(
     assert (proj / REPORT_MD).read_text().startswith("# AML transaction monitoring: 2024Q1")
     assert planned(cli_json, proj) == {}
 
-    # formatting only: comments, line breaks and a docstring change no code version
+    # formatting only: comments, line breaks, a docstring, SQL keyword case: no code version
     edit(
         defs / "rules.py",
         "    floor = REPORTING_THRESHOLD_EUR * STRUCTURING_FLOOR\n",
@@ -72,6 +72,12 @@ def test_aml_example_gates_the_quarterly_report_and_rebuilds_only_what_changed(
         defs / "report.py",
         '    """The quarter\'s figures: activity by type, alerts by rule, cases by priority."""',
         '    """The quarter\'s figures (reworded docstring)."""  # and a comment',
+    )
+    edit(
+        proj / "models" / "aml" / "case_queue.sql",
+        "    SELECT DISTINCT quarter, customer_id, rule, severity FROM alerts\n",
+        "    select distinct\n        quarter, customer_id,  -- who\n        rule, severity\n"
+        "    from alerts\n",
     )
     assert planned(cli_json, proj) == {}
 

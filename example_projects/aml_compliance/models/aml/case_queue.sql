@@ -1,4 +1,5 @@
 -- asset: tags=[pii]
+-- One open case per customer and quarter with alerts, scored and prioritised for review.
 -- asset: checks=[not_null(case_id, customer_id, priority), unique(case_id), accepted_values(priority, [P1, P2, P3])]
 -- Score: each distinct rule adds its severity's points (critical 100, high 40,
 -- medium 15), the customer's KYC risk adds 20 (high) or 5 (medium), a politically
