@@ -1,5 +1,6 @@
 # assets-core developer commands. GNU make; on a fresh clone only python3 is needed.
 #   make demo    build the bi_dashboard example, show that nothing is stale, show status
+#   make examples  build all three example projects (bi_dashboard, aml_compliance, ml_pipeline)
 #   make test    lint, format check and the test suite (installs missing system packages as root)
 
 SHELL := /bin/bash
@@ -12,20 +13,22 @@ PIP := $(PY) -m pip --quiet --disable-pip-version-check
 RUFF := $(VENV)/bin/ruff
 ASSETS := $(VENV)/bin/assets
 EXAMPLE := example_projects/bi_dashboard
+EXAMPLES := bi_dashboard aml_compliance ml_pipeline
 
 # Installs are recorded in stamp files inside the venv and redone when pyproject.toml changes.
 STAMP_ALL := $(VENV)/.installed-all
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: help .venv demo test sysdeps lint format bench clean
+.PHONY: help .venv demo examples test sysdeps lint format bench clean
 
 help:
 	@echo "make demo     install (.[all]) and materialize, plan, status the bi_dashboard example"
+	@echo "make examples install (.[all]) and materialize all three example projects"
 	@echo "make test     install (.[dev]) and system packages, ruff check, ruff format --check, pytest"
 	@echo "make bench    run the W1 benchmark workload"
 	@echo "make lint     ruff check and ruff format --check"
 	@echo "make format   ruff format and ruff check --fix"
-	@echo "make clean    remove the examples' .assets folders"
+	@echo "make clean    remove the examples' .assets folders and exported reports"
 
 .venv: $(PY)
 
@@ -45,6 +48,12 @@ demo: $(STAMP_ALL)
 	$(ASSETS) -p $(EXAMPLE) materialize
 	$(ASSETS) -p $(EXAMPLE) plan
 	$(ASSETS) -p $(EXAMPLE) status
+
+examples: $(STAMP_ALL)
+	@for name in $(EXAMPLES); do \
+		echo "== example_projects/$$name"; \
+		$(ASSETS) -p example_projects/$$name materialize || exit 1; \
+	done
 
 # graphviz provides `dot` (lineage rendering); PostgreSQL server binaries back the catalog tests.
 sysdeps:
@@ -78,4 +87,4 @@ format: $(STAMP_DEV)
 	$(RUFF) check --fix .
 
 clean:
-	rm -rf example_projects/*/.assets
+	rm -rf example_projects/*/.assets example_projects/*/reports
