@@ -1,6 +1,7 @@
-"""The tutorial (docs/tutorial.md) runs as written, and prints what it shows.
+"""The tutorial (docs/tutorial.md) and the quickstart (docs/index.md) run as written,
+and print what they show.
 
-Its fenced blocks are replayed in order in an empty folder: a block with a
+Their fenced blocks are replayed in order in an empty folder: a block with a
 ``title="PATH"`` writes that file (a later block with the same title replaces
 it), and each ``$ command`` of a ``console`` block runs in a shell, with
 ``assets`` being this checkout's CLI. The lines a command's block shows after it
@@ -23,8 +24,10 @@ from pathlib import Path
 import pytest
 from conftest import cli_env
 
-TUTORIAL = Path(__file__).resolve().parents[1] / "docs" / "tutorial.md"
-HOME = "/home/you"  # where the tutorial's reader runs `mkdir shop`
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+TUTORIAL = DOCS / "tutorial.md"
+EXECUTED_PAGES = ("index.md", "tutorial.md")
+HOME = "/home/you"  # where the reader runs `mkdir shop`
 
 _FENCE = re.compile(r'^```(?P<lang>[\w-]*)(?:\s+title="(?P<title>[^"]+)")?\s*$')
 _BOX = "│┃┏┓┗┛━─┳┻╇┡┩└┘┌┐┴┬├┤╋┼╭╮╰╯"
@@ -143,14 +146,15 @@ def test_tutorial_shows_files_and_commands() -> None:
 
 
 @pytest.mark.slow
-def test_tutorial_runs_as_written_and_prints_what_it_shows(tmp_path: Path) -> None:
+@pytest.mark.parametrize("page", EXECUTED_PAGES)
+def test_page_runs_as_written_and_prints_what_it_shows(page: str, tmp_path: Path) -> None:
     env = _assets_on_path(tmp_path)
     home = tmp_path / "home"
     home.mkdir()
     cwd = home
     last: subprocess.CompletedProcess[str] | None = None
     last_cmd = ""
-    for block in blocks(TUTORIAL.read_text(encoding="utf-8")):
+    for block in blocks((DOCS / page).read_text(encoding="utf-8")):
         if block.title is not None:
             path = cwd / block.title
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -159,7 +163,7 @@ def test_tutorial_runs_as_written_and_prints_what_it_shows(tmp_path: Path) -> No
         if block.lang != "console":
             continue
         for cmd in commands(block):
-            where = f"docs/tutorial.md:{cmd.where}: $ {cmd.line}"
+            where = f"docs/{page}:{cmd.where}: $ {cmd.line}"
             if cmd.line == "echo $?":
                 assert last is not None, f"{where}: no command before it"
                 assert [ln for ln in cmd.expected if ln.strip()] == [str(last.returncode)], (
