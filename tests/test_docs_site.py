@@ -62,3 +62,9 @@ def test_api_reference_documents_every_public_name() -> None:
     documented = set(re.findall(r"^::: assets_core\.(\w+)$", page, flags=re.MULTILINE))
     public = {n for n in assets_core.__all__ if not n.startswith("_")}
     assert public - documented == set(), "add them to docs/reference/api.md"
+
+
+def test_readme_lists_every_command() -> None:
+    readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
+    for name in load_commands().commands:
+        assert f"assets {name}" in readme, f"README does not list `assets {name}`"
