@@ -1,7 +1,8 @@
 # assets-core developer commands. GNU make; on a fresh clone only python3 is needed.
 #   make demo    build the bi_dashboard example, show that nothing is stale, show status
 #   make examples  build all three example projects (bi_dashboard, aml_compliance, ml_pipeline)
-#   make test    lint, format check and the test suite (installs missing system packages as root)
+#   make test    lint, format check, the test suite and a strict build of the docs site
+#   make docs    build the docs site into site/ (make docs-serve: live preview)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -12,6 +13,8 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --quiet --disable-pip-version-check
 RUFF := $(VENV)/bin/ruff
 ASSETS := $(VENV)/bin/assets
+# Material for MkDocs prints a banner about MkDocs 2.0 on every build unless told not to.
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs
 EXAMPLE := example_projects/bi_dashboard
 EXAMPLES := bi_dashboard aml_compliance ml_pipeline
 
@@ -19,12 +22,14 @@ EXAMPLES := bi_dashboard aml_compliance ml_pipeline
 STAMP_ALL := $(VENV)/.installed-all
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: help .venv demo examples test sysdeps lint format bench clean
+.PHONY: help .venv demo examples test sysdeps lint format bench docs docs-serve clean
 
 help:
 	@echo "make demo     install (.[all]) and materialize, plan, status the bi_dashboard example"
 	@echo "make examples install (.[all]) and materialize all three example projects"
-	@echo "make test     install (.[dev]) and system packages, ruff check, ruff format --check, pytest"
+	@echo "make test     install (.[dev]) and system packages, ruff check, ruff format --check, pytest,"
+	@echo "              mkdocs build --strict"
+	@echo "make docs     build the documentation site into site/ (make docs-serve: preview on :8000)"
 	@echo "make bench    run the W1 benchmark workload"
 	@echo "make lint     ruff check and ruff format --check"
 	@echo "make format   ruff format and ruff check --fix"
@@ -74,6 +79,14 @@ test: $(STAMP_DEV) sysdeps
 	$(RUFF) check .
 	$(RUFF) format --check .
 	$(PY) -m pytest -n 2 -q
+	$(MKDOCS) build --strict --quiet
+
+# The CLI reference page is rendered from the `assets` command by docs/gen_cli.py.
+docs: $(STAMP_DEV)
+	$(MKDOCS) build --strict
+
+docs-serve: $(STAMP_DEV)
+	$(MKDOCS) serve
 
 bench: $(STAMP_DEV)
 	$(PY) bench/run.py --workload W1 --n 1000 --measure import build full noop incremental --repeats 3

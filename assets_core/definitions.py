@@ -178,8 +178,8 @@ def asset(
     that only order the run. ``code_version`` pins the code version instead of
     deriving it from the function's normalized code. ``checks`` lists built-in
     checks (``assets_core.checks``) every new version must pass to be published.
-    ``freshness`` is a :class:`~assets_core.Freshness` policy (how old the asset may be, or by when it
-    must be updated), evaluated by ``assets status``. ``io="duckdb"`` (or the name of
+    ``freshness`` is a ``Freshness`` policy (how old the asset may be, or by when it must be
+    updated), evaluated by ``assets status``. ``io="duckdb"`` (or the name of
     an engine in ``[tool.assets.engines]``) stores a returned DataFrame as a table of
     that engine instead of a parquet file. ``columns`` declares column lineage:
     ``{"roas": ["revenue", "spend"]}``, each source column optionally qualified by a

@@ -125,7 +125,7 @@ def check(
 
     The parameter named like the asset (or its first parameter) receives the new
     value; other parameters name other assets the check reads, as for ``@asset``.
-    Return a bool or a :class:`CheckResult`. Raising counts as a failed check.
+    Return a bool or a ``CheckResult``. Raising counts as a failed check.
     """
     from assets_core.definitions import definition_of
 

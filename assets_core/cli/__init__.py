@@ -64,7 +64,11 @@ def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
-def main() -> None:
+def load_commands() -> click.Group:
+    """Import the modules that register the subcommands; return the ``assets`` group.
+
+    The docs' CLI reference is rendered from the group this returns.
+    """
     from assets_core.cli import (  # noqa: F401  (registers the commands)
         checks,
         commands,
@@ -73,7 +77,11 @@ def main() -> None:
         status,
     )
 
-    cli(prog_name="assets")
+    return cli
+
+
+def main() -> None:
+    load_commands()(prog_name="assets")
 
 
 if __name__ == "__main__":  # pragma: no cover
