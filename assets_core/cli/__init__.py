@@ -66,6 +66,7 @@ def emit_json(data: Any) -> None:
 
 def main() -> None:
     from assets_core.cli import (  # noqa: F401  (registers the commands)
+        catalog_cmd,
         checks,
         commands,
         lineage,
