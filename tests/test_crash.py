@@ -103,9 +103,7 @@ def _verify_published(project, catalog) -> None:
     try:
         with catalog.engine.connect() as conn:
             state = conn.execute(select(t.asset_state)).mappings().all()
-            mats = {
-                r["id"]: r for r in conn.execute(select(t.materializations)).mappings().all()
-            }
+            mats = {r["id"]: r for r in conn.execute(select(t.materializations)).mappings().all()}
         for st in state:
             if st["data_version"] is None:
                 continue
@@ -138,9 +136,7 @@ def _verify_published(project, catalog) -> None:
 
 
 @pytest.mark.slow
-def test_sigkill_at_random_points_never_loses_or_redoes_published_work(
-    make_project, load_project
-):
+def test_sigkill_at_random_points_never_loses_or_redoes_published_work(make_project, load_project):
     from assets_core.catalog import Catalog
     from assets_core.executor import make_plan
 

@@ -23,6 +23,8 @@ def _ran(name):
     with open(LOG, "a") as f:  # one short append per call: lines never interleave
         f.write(f"{name} {os.getpid()}\\n")
     time.sleep(0.15)
+    while name == "top" and LOG.with_name("hold").exists():  # a test holds the run here
+        time.sleep(0.05)
 
 {assets}
 """
@@ -32,10 +34,14 @@ def _project(make_project):
     lines = []
     for i in range(4):
         lines.append(f"@asset\ndef root_{i}():\n    _ran('root_{i}')\n    return {i}\n")
-        lines.append(f"@asset\ndef mid_{i}(root_{i}):\n    _ran('mid_{i}')\n    return root_{i} * 2\n")
+        lines.append(
+            f"@asset\ndef mid_{i}(root_{i}):\n    _ran('mid_{i}')\n    return root_{i} * 2\n"
+        )
     ups = ", ".join(f"mid_{i}" for i in range(4))
-    lines.append(f"@asset\ndef top({ups}):\n    _ran('top')\n    return {' + '.join(ups.split(', '))}\n")
-    return make_project({"defs.py": DEFS.format(assets="\n\n".join(lines))})
+    lines.append(
+        f"@asset\ndef top({ups}):\n    _ran('top')\n    return {' + '.join(ups.split(', '))}\n"
+    )
+    return make_project({"defs.py": DEFS.replace("{assets}", "\n\n".join(lines))})
 
 
 def _start(root, url: str, *args: str) -> subprocess.Popen[str]:
@@ -73,7 +79,8 @@ def test_four_racing_runs_materialize_each_asset_exactly_once(make_project, cata
     for out, _ in outs:
         report = json.loads(out)
         recorded = _rows(
-            catalog_url, f"select count(*) from materializations where run_id = '{report['run_id']}'"
+            catalog_url,
+            f"select count(*) from materializations where run_id = '{report['run_id']}'",
         )
         assert recorded == [(len(report["steps"]),)]
         for s in report["steps"]:
@@ -88,19 +95,23 @@ def test_a_run_that_does_not_wait_skips_what_another_run_is_materializing(
     make_project, catalog_url
 ):
     root = _project(make_project)
+    (root / "hold").touch()  # the first run stays at work on "top" until released
     first = _start(root, catalog_url)
     log = root / "calls.log"
     deadline = time.time() + 120
-    while not log.exists() and time.time() < deadline:  # the first run is at work
+    while "top" not in (log.read_text() if log.exists() else "") and time.time() < deadline:
         time.sleep(0.05)
     second = _start(root, catalog_url, "--no-wait")
     out2, err2 = second.communicate(timeout=300)
+    (root / "hold").unlink()
     out1, err1 = first.communicate(timeout=300)
     assert (first.returncode, second.returncode) == (0, 0), err1 + err2
     steps = json.loads(out2)["steps"]
     reasons = [s["reason"] for s in steps]
     assert all(s["status"] == "skipped" for s in steps)
-    assert any(r.startswith("in_progress_elsewhere: run ") for r in reasons)
-    assert all(r.split(":")[0] in ("in_progress_elsewhere", "materialized_elsewhere") for r in reasons)
+    assert any(r.startswith("in_progress_elsewhere: run ") for r in reasons), reasons
+    assert all(
+        r.split(":")[0] in ("in_progress_elsewhere", "materialized_elsewhere") for r in reasons
+    )
     calls = Counter(line.split()[0] for line in log.read_text().splitlines())
     assert set(calls.values()) == {1}
