@@ -17,6 +17,7 @@ from assets_core.definitions import asset as asset
 from assets_core.definitions import source as source
 from assets_core.errors import AssetsError as AssetsError
 from assets_core.freshness import Freshness as Freshness
+from assets_core.retries import Retry as Retry
 from assets_core.sql.definition import sql_asset as sql_asset
 
 __version__ = "0.1.0"
@@ -26,6 +27,7 @@ __all__ = [
     "AssetsError",
     "CheckResult",
     "Freshness",
+    "Retry",
     "SourceDef",
     "__version__",
     "asset",

@@ -27,6 +27,7 @@ from assets_core.errors import DefinitionError
 
 if TYPE_CHECKING:
     from assets_core.freshness import Freshness
+    from assets_core.retries import Retry
 
 KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*$")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -72,6 +73,10 @@ class AssetDef:
     kind: str = "python"
     checks: tuple[Any, ...] = ()  # built-in checks (assets_core.checks), run before publishing
     freshness: Freshness | None = None
+    # how it runs (none of these changes its data, so none is part of its code version)
+    retry: Retry | None = None
+    timeout_s: float | None = None
+    pool: str | None = None
 
     @property
     def name(self) -> str:
@@ -151,6 +156,9 @@ def asset(
     freshness: Freshness | None = None,
     io: str | None = None,
     columns: Mapping[str, Iterable[str]] | None = None,
+    retry: Retry | None = None,
+    timeout: str | float | None = None,
+    pool: str | None = None,
 ) -> Callable[[F], F]: ...
 
 
@@ -170,6 +178,9 @@ def asset(
     freshness: Freshness | None = None,
     io: str | None = None,
     columns: Mapping[str, Iterable[str]] | None = None,
+    retry: Retry | None = None,
+    timeout: str | float | None = None,
+    pool: str | None = None,
 ) -> Any:
     """Declare the decorated function as an asset.
 
@@ -184,6 +195,11 @@ def asset(
     that engine instead of a parquet file. ``columns`` declares column lineage:
     ``{"roas": ["revenue", "spend"]}``, each source column optionally qualified by a
     parameter or upstream key (``"journey.amount_usd"``).
+
+    How it runs: ``retry`` (a :class:`~assets_core.Retry`) re-runs failed attempts,
+    ``timeout`` (``"15m"``, or seconds) stops an attempt that runs longer, and ``pool``
+    names a concurrency pool of ``[tool.assets.pools]`` that limits how many of its
+    assets run at once.
     """
 
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -249,6 +265,7 @@ def asset(
             freshness=_freshness(freshness, k, where),
             io=io,
             columns=_columns(columns, k, where),
+            **_how_it_runs(retry, timeout, pool, k, where),
         )
         f.__asset_def__ = d  # type: ignore[attr-defined]
         return f
@@ -256,6 +273,51 @@ def asset(
     if fn is not None:
         return decorate(fn)
     return decorate
+
+
+def _how_it_runs(retry: Any, timeout: Any, pool: Any, key: str, where: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if retry is not None:
+        from assets_core.retries import Retry
+
+        if not isinstance(retry, Retry):
+            raise DefinitionError(
+                f"asset {key}: retry= must be a Retry, got {retry!r}",
+                key=key,
+                location=where,
+                hint="from assets_core import Retry; @asset(retry=Retry(max_attempts=3))",
+            )
+        out["retry"] = retry
+    if timeout is not None:
+        from assets_core.durations import parse_duration
+
+        try:
+            seconds = parse_duration(timeout)
+        except DefinitionError as e:
+            raise DefinitionError(
+                f"asset {key}: timeout={timeout!r}: {e.message}",
+                key=key,
+                location=where,
+                hint=e.hint,
+            ) from None
+        if seconds <= 0:
+            raise DefinitionError(
+                f"asset {key}: timeout={timeout!r} must be more than zero",
+                key=key,
+                location=where,
+                hint='e.g. timeout="15m"',
+            )
+        out["timeout_s"] = seconds
+    if pool is not None:
+        if not isinstance(pool, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_-]*$", pool):
+            raise DefinitionError(
+                f"asset {key}: pool={pool!r} is not a pool name",
+                key=key,
+                location=where,
+                hint='name a pool of [tool.assets.pools], e.g. pool="warehouse"',
+            )
+        out["pool"] = pool
+    return out
 
 
 def _parameters(f: Callable[..., Any]) -> list[str] | None:

@@ -16,29 +16,32 @@ from __future__ import annotations
 import copy
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from assets_core.catalog import Catalog, CatalogState, Record
-from assets_core.checks.runner import CheckOutcome, run_checks
-from assets_core.definitions import SourceDef
+from assets_core.catalog import AssetState, Catalog, CatalogState, Record
+from assets_core.checks.runner import CheckOutcome, redact_samples, run_checks
 from assets_core.errors import AssetsError
+from assets_core.executors.attempt import NO_VALUE, Outcome, Task, load_value, portable_to_outcome
 from assets_core.planner import Plan, Step, plan, reasons_json, still_needed
 from assets_core.project import Project
 from assets_core.run_observers import run_observers
 from assets_core.selection import select
-from assets_core.sources import observe_all, value_of
+from assets_core.sources import observe_all
 from assets_core.stores import FileStore
 
 SKIP_UPSTREAM_FAILED = "upstream_failed"
 SKIP_UNCHANGED_UPSTREAM = "unchanged_upstream"
 SKIP_UPSTREAM_MISSING = "upstream_missing"
 SKIP_BLOCKED_BY_CHECK = "blocked_by_check"
+SKIP_MATERIALIZED_ELSEWHERE = "materialized_elsewhere"  # another run published the same inputs
+SKIP_IN_PROGRESS_ELSEWHERE = "in_progress_elsewhere"  # another live run holds its lease
+RETRIED = "retried"  # status of an attempt that failed and was attempted again
 
 # step statuses that make the run (and the CLI) fail
-FAILING = frozenset({"failed", "quarantined", "failed_checks"})
+FAILING = frozenset({"failed", "timed_out", "quarantined", "failed_checks"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,22 @@ class RunResult:
     @property
     def exit_code(self) -> int:
         return 1 if self.status != "success" else 0
+
+
+class Backend(Protocol):
+    """Where attempts run: this process, local worker processes, or a Dask cluster.
+
+    See :mod:`assets_core.executors`.
+    """
+
+    name: str
+
+    def start(self, run: Any) -> None: ...
+    def free(self) -> int: ...
+    def submit(self, task: Task) -> None: ...
+    def wait(self, timeout: float | None) -> list[tuple[Outcome, Any]]: ...
+    def kill(self, key: str) -> bool: ...
+    def close(self) -> None: ...
 
 
 class Listener(Protocol):
@@ -130,8 +149,20 @@ def execute(
     listener: Listener | None = None,
     selection_text: str = "",
     command: str = "materialize",
+    backend: Backend | None = None,
+    wait: bool = True,
 ) -> RunResult:
-    """Run ``the_plan``; every step's outcome is recorded before the next starts."""
+    """Run ``the_plan`` on ``backend`` (default: in this process).
+
+    A step starts as soon as its upstreams are done; its outcome is recorded (and a
+    new version published) by this process. Each asset is leased for the run, so a
+    concurrent run on the same catalog never computes it too: a run that finds an
+    asset leased by a live run waits for it (``wait=True``) and then uses what that
+    run published, or skips it as ``in_progress_elsewhere``.
+    """
+    from assets_core.executors.inprocess import InProcess
+    from assets_core.executors.scheduler import Scheduler
+
     state = state if state is not None else catalog.state()
     run_id = catalog.start_run(
         command=command,
@@ -141,21 +172,14 @@ def execute(
     )
     run = _Run(project, catalog, state, run_id, the_plan)
     results: list[StepResult] = []
-    total = len(the_plan.steps)
     observers = run_observers(project, catalog)  # source versions, code sources, OpenLineage
     for o in observers:
         o.run_started(run_id, the_plan)
     listeners = [x for x in (listener, *observers) if x is not None]
+    scheduler = Scheduler(run, backend or InProcess(), listeners, results, wait=wait)
     try:
         with catalog.group_commit():
-            for i, step in enumerate(the_plan.steps):
-                for x in listeners:
-                    x.step_started(step.key, i, total)
-                res = run.step(step)
-                results.append(res)
-                run.done(step, res)
-                for x in listeners:
-                    x.step_finished(res, i, total)
+            scheduler.run_all()
     except BaseException:
         run.close()
         catalog.finish_run(run_id, "interrupted", _counts(results))
@@ -241,6 +265,7 @@ class _Run:
         self.current.update(the_plan.source_versions)
         self.refs = {k: s.value_ref for k, s in state.assets.items() if s.value_ref}
         self.memory: dict[str, Any] = {}
+        self.recheck: set[str] = set()  # keys another run recorded since this one planned
         self.source_values: dict[str, Any] = {}
         self._tables: Any = None  # assets_core.sql.table_store.TableStores, opened when needed
         # why downstream of a key must be skipped: "upstream_failed: k" / "blocked_by_check: ..."
@@ -290,38 +315,21 @@ class _Run:
         self.catalog.record(Record(run_id=self.run_id, key=key, status="skipped", reason=reason))
         return StepResult(key, "skipped", reason)
 
-    def load(self, key: str) -> Any:
-        if key in self.memory:
-            own = _private_copy(self.memory[key])
-            if own is not _NO_COPY:
-                return own
-        d = self.graph.defs[key]
-        if isinstance(d, SourceDef):
-            if key not in self.source_values:
-                self.source_values[key] = value_of(d, self.project.root)
-            return self.source_values[key]
-        ref = self.refs.get(key)
-        if ref is None:
-            raise AssetsError(
-                f"{key} has no published value",
-                hint=f"materialize it first: assets materialize {key}",
-            )
-        if ref.startswith("table:"):
-            return self.tables.load(key, ref)
-        return self.store.load(key, ref)
-
-    # -- one step ------------------------------------------------------------------------
-    def step(self, step: Step) -> StepResult:
+    # -- one step: decide (here), compute (executors.attempt, anywhere), record (here) -------
+    def decide(self, step: Step) -> StepResult | None:
+        """The outcome of ``step`` when it need not be computed (now that its upstreams ran)."""
         g = self.graph
         key = step.key
-        d = g.defs[key]
-        assert d.kind != "source"
         bad = [u for u in g.all_upstream(key) if u in self.broken]
         if bad:
             return self._skip(key, self.broken[bad[0]])
+        prev = self.state.assets.get(key)
+        if key in self.recheck:  # another run recorded this asset since it was planned
+            fresh = self._fresh_elsewhere(key, prev)
+            if fresh is not None:
+                return fresh
         if step.checks_only:
             return self.audit_published(key, step)
-        prev = self.state.assets.get(key)
         if (
             prev is not None
             and prev.published
@@ -335,59 +343,139 @@ class _Run:
                 f"{SKIP_UPSTREAM_MISSING}: {', '.join(missing)} has no published value "
                 f"(materialize it first: assets materialize +{key})",
             )
+        return None
 
+    def _fresh_elsewhere(self, key: str, st: AssetState | None) -> StepResult | None:
+        """Skip ``key`` when another run published it from the inputs this run has now."""
+        if st is None or not st.published or st.last_status != "success":
+            return None
+        if st.code_version != self.project.code_versions[key].version:
+            return None
+        if st.input_versions != {u: self.current.get(u) for u in self.graph.upstream[key]}:
+            return None
+        self.current[key] = st.data_version  # type: ignore[assignment]
+        self.refs[key] = st.value_ref  # type: ignore[assignment]
+        return self._skip(
+            key, f"{SKIP_MATERIALIZED_ELSEWHERE} (materialization {st.materialization_id})"
+        )
+
+    def task(self, step: Step, attempt: int, *, in_memory: bool = False) -> Task:
+        """What an executor needs to compute ``step``: keys and references, no values.
+
+        ``in_memory``: the attempt runs here, so values held in memory need no reference.
+        """
+        g = self.graph
+        d = g.defs[step.key]
+        mem = self.memory if in_memory else {}
+        refs = {u: self.refs[u] for u in g.upstream[step.key] if u in self.refs and u not in mem}
+        return Task(step.key, attempt, refs, getattr(d, "timeout_s", None))
+
+    def load(self, key: str) -> Any:
+        if key in self.memory:
+            own = _private_copy(self.memory[key])
+            if own is not _NO_COPY:
+                return own
+        ref = self.refs.get(key)
+        if ref is not None and ref.startswith("table:"):
+            return self.tables.load(key, ref)
+        return load_value(self.project, self.store, self.refs, self.source_values, key)
+
+    def runs_here(self, key: str) -> bool:
+        """Must ``key`` run in this process? Tables (SQL assets, ``io=`` assets, and the
+        assets that read them) live in engines this run holds open, so yes."""
+        d = self.graph.defs[key]
+        if d.kind == "sql" or getattr(d, "io", None):
+            return True
+        return any(self.refs.get(u, "").startswith("table:") for u in self.graph.upstream[key])
+
+    def table_step(self, step: Step) -> StepResult:
+        """Compute, audit, then publish or quarantine a table asset, in its engine."""
+        g = self.graph
+        key = step.key
+        d = g.defs[key]
+        prev = self.state.assets.get(key)
         started = time.time()
-        inputs = {u: self.current[u] for u in g.upstream[key]}
         checks = g.checks_of(key)
-        table: Any = None  # a new table version (SQL assets, io= assets), not yet published
         if d.kind == "sql":
             try:
                 table = self.tables.stage_query(d, self.refs, self.current, direct=not checks)
             except AssetsError as e:
                 return self._failed(step, started, e.render())
-            value, staged = table.value, table.staged
+            value = table.value
         else:
-            self.store.prefetch(
-                [self.refs[u] for u in g.upstream[key] if u in self.refs and u not in self.memory]
-            )
             try:
                 kwargs = {p: self.load(u) for p, u in g.inputs[key]}
             except AssetsError as e:
                 return self._failed(step, started, e.render())
             except Exception as e:  # an observe() function of a source can raise anything
                 return self._failed(step, started, user_traceback(e))
-            fn: Callable[..., Any] = d.fn
             try:
-                value = fn(**kwargs)
+                value = d.fn(**kwargs)
             except Exception as e:  # the user's function: any exception is a failed asset
                 return self._failed(step, started, user_traceback(e))
             try:
-                if d.io:
-                    table = self.tables.stage_frame(key, d.io, value, direct=not checks)
-                    staged = table.staged
-                else:
-                    staged = self.store.stage(key, value)
+                table = self.tables.stage_frame(key, d.io, value, direct=not checks)
             except AssetsError as e:
                 return self._failed(step, started, e.render())
-
+        pii = "pii" in d.tags
         outcomes = (
-            run_checks(checks, value, self.load, self.project.root, redact="pii" in d.tags)
-            if checks
-            else []
+            run_checks(checks, value, self.load, self.project.root, redact=pii) if checks else []
         )
         blocking = [o for o in outcomes if o.blocks]
-        if blocking and prev is not None and staged.data_version == prev.data_version:
-            # the new value is the published one: it is that version which now fails
+        if blocking and prev is not None and table.staged.data_version == prev.data_version:
             return self._record_published_audit(key, outcomes, started)
-        if table is not None:
-            try:
-                old = prev.data_version if prev is not None else None
-                staged = (
-                    self.tables.quarantine(table) if blocking else self.tables.publish(table, old)
+        try:
+            old = prev.data_version if prev is not None else None
+            staged = self.tables.quarantine(table) if blocking else self.tables.publish(table, old)
+        except AssetsError as e:
+            return self._failed(step, started, e.render())
+        out = Outcome(
+            key,
+            1,
+            "success",
+            started,
+            time.time(),
+            data_version=staged.data_version,
+            ref=staged.ref,
+            inline=staged.inline,
+            rows=staged.rows,
+            columns=staged.columns,
+            checks=tuple(outcomes),
+        )
+        res = self.finish(step, out, NO_VALUE)
+        assert res is not None  # a success is never retried
+        return res
+
+    def finish(self, step: Step, out: Outcome, value: Any) -> StepResult | None:
+        """Record the outcome of an attempt; None when the asset will be attempted again."""
+        key = step.key
+        if out.status != "success":
+            if out.retryable:
+                self.catalog.record(
+                    Record(
+                        run_id=self.run_id,
+                        key=key,
+                        status=RETRIED,
+                        reason=f"attempt {out.attempt} {out.status}; it will be retried",
+                        started_at=out.started,
+                        ended_at=out.ended,
+                        error=out.error,
+                    )
                 )
-            except AssetsError as e:
-                return self._failed(step, started, e.render())
-        ended = time.time()
+                return None
+            return self._failed(step, out.started, out.error or "", out.status, out.ended)
+        g = self.graph
+        outcomes = [
+            o if isinstance(o, CheckOutcome) else portable_to_outcome(g.checks_of(key), o)
+            for o in out.checks
+        ]
+        if "pii" in g.defs[key].tags:  # personal data never reaches the catalog or terminal
+            outcomes = redact_samples(outcomes)
+        blocking = [o for o in outcomes if o.blocks]
+        prev = self.state.assets.get(key)
+        if blocking and prev is not None and out.data_version == prev.data_version:
+            # the new value is the published one: it is that version which now fails
+            return self._record_published_audit(key, outcomes, out.started)
         cv = self.project.code_versions[key]
         chv = self.project.check_versions.get(key)
         status = "quarantined" if blocking else "success"
@@ -399,34 +487,34 @@ class _Run:
                 reason=reasons_json(step.reasons),
                 code_version=cv.version,
                 code_parts=cv.as_mapping(),
-                input_versions=inputs,
-                data_version=staged.data_version,
-                value_ref=staged.ref,
-                inline=staged.inline,
-                started_at=started,
-                ended_at=ended,
-                rows=staged.rows,
-                columns=staged.columns,
+                input_versions={u: self.current[u] for u in g.upstream[key]},
+                data_version=out.data_version,
+                value_ref=out.ref,
+                inline=out.inline,
+                started_at=out.started,
+                ended_at=out.ended,
+                rows=out.rows,
+                columns=out.columns,
                 checks=outcomes,
                 checks_version=chv.version if chv else None,
                 checks_parts=chv.as_mapping() if chv else None,
             )
         )
+        took = out.ended - out.started
         if blocking:
             names = ", ".join(o.check.name for o in blocking)
             return StepResult(
-                key, "quarantined", names, staged.data_version, False, ended - started,
-                None, tuple(outcomes), prev.data_version if prev is not None else None,
+                key, "quarantined", names, out.data_version, False, took, None, tuple(outcomes),
+                prev.data_version if prev is not None else None,
             )  # fmt: skip
-        changed = self.current.get(key) != staged.data_version
-        self.current[key] = staged.data_version
-        self.refs[key] = staged.ref
-        if d.kind != "sql":  # a table is read from its engine, not kept in memory
+        changed = self.current.get(key) != out.data_version
+        self.current[key] = out.data_version  # type: ignore[assignment]
+        self.refs[key] = out.ref  # type: ignore[assignment]
+        if value is not NO_VALUE and self.readers.get(key, 0) > 0:
             self.memory[key] = value
         return StepResult(
-            key, "success", None, staged.data_version, changed, ended - started, None,
-            tuple(outcomes),
-        )  # fmt: skip
+            key, "success", None, out.data_version, changed, took, None, tuple(outcomes)
+        )
 
     def audit_published(self, key: str, step: Step | None = None) -> StepResult:
         """Run ``key``'s checks on its published value (its data does not change)."""
@@ -477,20 +565,27 @@ class _Run:
             tuple(outcomes),
         )
 
-    def _failed(self, step: Step, started: float, error: str) -> StepResult:
-        ended = time.time()
+    def _failed(
+        self,
+        step: Step,
+        started: float,
+        error: str,
+        status: str = "failed",
+        ended: float | None = None,
+    ) -> StepResult:
+        ended = ended if ended is not None else time.time()
         self.catalog.record(
             Record(
                 run_id=self.run_id,
                 key=step.key,
-                status="failed",
+                status=status,
                 reason=reasons_json(step.reasons),
                 started_at=started,
                 ended_at=ended,
                 error=error,
             )
         )
-        return StepResult(step.key, "failed", None, None, False, ended - started, error)
+        return StepResult(step.key, status, None, None, False, ended - started, error)
 
 
 _NO_COPY = object()

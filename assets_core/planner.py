@@ -165,7 +165,7 @@ def _reasons(
     will_run: set[str],
 ) -> tuple[Reason, ...]:
     out: list[Reason] = []
-    if st is not None and st.last_status == "failed":
+    if st is not None and st.last_status in ("failed", "timed_out"):
         out.append(Reason(LAST_ATTEMPT_FAILED, "the latest attempt failed"))
     elif st is not None and st.last_status == "quarantined":
         out.append(Reason(LAST_ATTEMPT_FAILED, "the latest version was quarantined by its checks"))

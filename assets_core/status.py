@@ -152,7 +152,7 @@ def asset_status(key: str, state: CatalogState, plan: Plan) -> str:
         return "quarantined"
     if st is not None and st.checks_status == "failed":
         return "failed_checks"
-    if st is not None and st.last_status == "failed":
+    if st is not None and st.last_status in ("failed", "timed_out"):
         return "failed"
     if st is None or not st.published:
         return "never"

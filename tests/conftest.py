@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pg_server import new_database, pg_database, pg_url  # noqa: F401  (PostgreSQL fixtures)
+from pg_server import new_schema, pg_database, pg_url  # noqa: F401  (PostgreSQL fixtures)
 
 CLI = (sys.executable, "-m", "assets_core.cli")
 TIMEOUT_S = 120
@@ -233,7 +233,7 @@ def load_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ca
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty catalog URL: a SQLite file, then a PostgreSQL database."""
+    """A fresh, empty catalog URL: a SQLite file, then a PostgreSQL schema of its own."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'catalog.db'}"
-    return new_database(request.getfixturevalue("pg_url"))
+    return new_schema(request.getfixturevalue("pg_url"))

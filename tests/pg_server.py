@@ -11,7 +11,9 @@ Fixtures (exported through tests/conftest.py):
   Under pytest-xdist every worker starts its own server, so workers never share one.
 - ``pg_database`` (function): the URL of a fresh, empty database for one test.
 
-``new_database(pg_url)`` creates a fresh database from any code and returns its URL.
+``new_database(pg_url)`` creates a fresh database from any code and returns its URL;
+``new_schema(pg_url)`` is the faster way to isolate tables: a fresh schema in the
+server's database, made the connection's only search path by the URL it returns.
 Set ``ASSETS_TEST_PG_URL`` to use an existing server instead of starting one.
 """
 
@@ -137,13 +139,27 @@ def new_database(server_url: str, prefix: str = "t") -> str:
     for attempt in range(20):
         try:
             with psycopg.connect(dsn, autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{name}"')
+                conn.execute(f'CREATE DATABASE "{name}" STRATEGY = FILE_COPY')
             break
         except psycopg.errors.ObjectInUse:
             if attempt == 19:
                 raise
             time.sleep(0.1)
     return url.set(database=name).render_as_string(hide_password=False)
+
+
+def new_schema(server_url: str, prefix: str = "s") -> str:
+    """Create an empty schema; the URL returned makes it the only search path."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(server_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{name}"')
+    url = url.update_query_dict({"options": f"-csearch_path={name}"})
+    return url.render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")

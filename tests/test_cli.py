@@ -343,9 +343,9 @@ def test_a_catalog_of_another_schema_version_exits_2_with_a_clear_message(
     root = make_project(CHAIN)
     cli_json(root, "materialize", "--json")
     with sqlite3.connect(root / ".assets" / "catalog.db") as conn:
-        conn.execute("update meta set value = '999' where name = 'schema_version'")
+        conn.execute("update alembic_version set version_num = '0999'")
     assert_clean_error(
-        run_cli(root, "status"), 2, "has schema version 999", "point the project at a new catalog"
+        run_cli(root, "status"), 2, "has schema version 999", "point the project at another catalog"
     )
 
 

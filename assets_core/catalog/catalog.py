@@ -22,14 +22,20 @@ from sqlalchemy import (
     event,
     func,
     insert,
-    inspect,
     select,
     update,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    IntegrityError,
+    NoSuchModuleError,
+    OperationalError,
+    ProgrammingError,
+)
 
 from assets_core.catalog import events as ev
+from assets_core.catalog import migrate
 from assets_core.catalog import observations as obs
 from assets_core.catalog import schema as t
 from assets_core.catalog.state import AssetState, CatalogState
@@ -69,6 +75,10 @@ def safe_url(url: str) -> str:
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # the driver's own transaction handling would BEGIN (deferred) only before a write;
+    # _sqlite_begin takes over so that a write transaction holds the write lock from
+    # its start (see Catalog.writer)
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
@@ -95,6 +105,14 @@ _PUBLISH_COLS = (
 _ATTEMPT_COLS = ("last_status", "last_attempt_id", "last_attempt_at")
 
 
+def _sqlite_begin(conn: Any) -> None:
+    # BEGIN IMMEDIATE: a transaction that reads and then writes can otherwise fail with
+    # "database is locked" when another process committed in between, whatever the
+    # busy timeout; readers keep a plain (deferred) BEGIN and a consistent snapshot
+    write = conn.get_execution_options().get("assets_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
 _UPDATE_PUBLISHED = (
     update(t.asset_state)
     .where(t.asset_state.c.key == bindparam("k"))
@@ -105,6 +123,13 @@ _INSERT_MAT = insert(t.materializations)
 _INSERT_STATE = insert(t.asset_state)
 _INSERT_BLOB = insert(t.blobs)
 _HAVE_BLOB = select(t.blobs.c.data_version).where(t.blobs.c.data_version == bindparam("dv"))
+# ending a lease with every record: plain driver SQL, as it runs once per asset
+_RELEASE_LEASE = {
+    "qmark": ("DELETE FROM leases WHERE key = ? AND run_id = ?", tuple),
+    "pyformat": ("DELETE FROM leases WHERE key = %s AND run_id = %s", tuple),
+    "format": ("DELETE FROM leases WHERE key = %s AND run_id = %s", tuple),
+    "numeric_dollar": ("DELETE FROM leases WHERE key = $1 AND run_id = $2", tuple),
+}
 _UPDATE_ATTEMPT = (
     update(t.asset_state)
     .where(t.asset_state.c.key == bindparam("k"))
@@ -141,9 +166,12 @@ class Catalog:
 
     def __init__(self, engine: Engine, url: str) -> None:
         self.engine = engine
+        # every transaction that writes begins through ``writer`` (BEGIN IMMEDIATE on SQLite)
+        self.writer = engine.execution_options(assets_write=True)
         self.url = url
         self._upserts = _upserts(engine.dialect.name)
         self._group: _Group | None = None
+        self.leases_in_use = False  # set by catalog.leases.Leases
 
     @contextmanager
     def group_commit(self, window_s: float = 0.02) -> Iterator[None]:
@@ -154,7 +182,7 @@ class Catalog:
         other readers see progress promptly. A crash loses at most the records of the
         last window, whose values were staged but never published.
         """
-        conn = self.engine.connect()
+        conn = self.writer.connect()
         group = _Group(conn, window_s)
         self._group = group
         try:
@@ -180,7 +208,7 @@ class Catalog:
     def _transaction(self) -> Iterator[Any]:
         group = self._group
         if group is None:
-            with self.engine.begin() as conn:
+            with self.writer.begin() as conn:
                 yield conn
             return
         with group.lock:
@@ -198,6 +226,15 @@ class Catalog:
                 raise
             if time.perf_counter() - group.opened >= group.window_s:
                 conn.commit()
+
+    def _release_lease(self, conn: Any, key: str, run_id: str) -> None:
+        sql = _RELEASE_LEASE.get(self.engine.dialect.paramstyle)
+        if sql is None:
+            conn.execute(
+                t.leases.delete().where(t.leases.c.key == key, t.leases.c.run_id == run_id)
+            )
+        else:
+            conn.exec_driver_sql(sql[0], (key, run_id))
 
     def _put_blob(self, conn: Any, data_version: str | None, body: bytes) -> None:
         row = {"data_version": data_version, "body": body}
@@ -220,7 +257,12 @@ class Catalog:
 
     # -- opening ------------------------------------------------------------------------
     @classmethod
-    def open(cls, url: str, *, mark_interrupted: bool = True) -> Catalog:
+    def open(cls, url: str, *, mark_interrupted: bool = True, check_schema: bool = True) -> Catalog:
+        """Open (and, when the database is empty, create) the catalog at ``url``.
+
+        A catalog of another schema version is refused (``check_schema=False`` skips
+        that, for ``assets catalog upgrade``).
+        """
         try:
             u = make_url(url)
         except ArgumentError as e:
@@ -242,8 +284,13 @@ class Catalog:
             ) from None
         if u.get_backend_name() == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "begin", _sqlite_begin)
         cat = cls(engine, url)
-        cat._ensure_schema()
+        version = cat._ensure_schema()
+        if check_schema:
+            migrate.refuse(version, safe_url(url))
+        elif not version.current:
+            return cat
         if mark_interrupted:
             cat.mark_interrupted()
         return cat
@@ -251,64 +298,75 @@ class Catalog:
     def close(self) -> None:
         self.engine.dispose()
 
-    def _ensure_schema(self) -> None:
+    def _ensure_schema(self) -> migrate.SchemaVersion:
+        """The schema version found; an empty database gets the current schema first."""
         try:
-            with self.engine.begin() as conn:
-                if not inspect(conn).has_table("meta"):
-                    t.metadata.create_all(conn)
-                    conn.execute(
-                        insert(t.meta).values(name="schema_version", value=str(t.SCHEMA_VERSION))
-                    )
-                    return
-                found = conn.execute(
-                    select(t.meta.c.value).where(t.meta.c.name == "schema_version")
-                ).scalar()
-                # tables added since the catalog was created (new tables only, never changes)
-                have = set(inspect(conn).get_table_names())
-                missing = [tb for tb in t.metadata.sorted_tables if tb.name not in have]
-                if missing and found is not None and int(found) == t.SCHEMA_VERSION:
-                    t.metadata.create_all(conn, tables=missing)
-        except OperationalError as e:
+            with self.engine.connect() as conn:
+                version = migrate.read_version(conn)
+            if version.found is None:
+                with self.writer.begin() as conn:
+                    # another process may be creating it right now: lock, then look again
+                    migrate.lock_schema(conn)
+                    version = migrate.read_version(conn)
+                    if version.found is None:
+                        migrate.create_schema(conn)
+                        version = migrate.SchemaVersion(t.SCHEMA_VERSION, True)
+        except (OperationalError, ProgrammingError) as e:
             raise CatalogError(
                 f"cannot open catalog {safe_url(self.url)}: {e.orig}",
                 hint="check the URL in [tool.assets] catalog or ASSETS_CATALOG_URL",
             ) from None
-        except IntegrityError:  # another process created it at the same moment
-            return
-        if found is None or int(found) != t.SCHEMA_VERSION:
-            raise CatalogError(
-                f"catalog {safe_url(self.url)} has schema version {found}, "
-                f"this assets-core needs {t.SCHEMA_VERSION}",
-                hint="upgrade assets-core, or point the project at a new catalog",
-            )
+        return version
+
+    def upgrade(self) -> tuple[int | None, int]:
+        """Migrate the catalog to this assets-core's schema version: (before, after)."""
+        before, after = migrate.upgrade(self.writer, safe_url(self.url))
+        return before, after
 
     # -- reading ------------------------------------------------------------------------
+    @staticmethod
+    def _state_query() -> Any:
+        a = t.asset_state.c
+        return select(
+            a.key,
+            a.data_version,
+            a.code_version,
+            a.code_parts,
+            a.input_versions,
+            a.value_ref,
+            a.published_at,
+            a.last_status,
+            a.last_attempt_at,
+            a.materialization_id,
+            a.checks_version,
+            a.checks_parts,
+            a.checks_status,
+        )
+
     def state(self) -> CatalogState:
         """Everything the planner needs, in one query per table."""
-        a = t.asset_state.c
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(
-                    a.key,
-                    a.data_version,
-                    a.code_version,
-                    a.code_parts,
-                    a.input_versions,
-                    a.value_ref,
-                    a.published_at,
-                    a.last_status,
-                    a.last_attempt_at,
-                    a.materialization_id,
-                    a.checks_version,
-                    a.checks_parts,
-                    a.checks_status,
-                )
-            ).all()
+            rows = conn.execute(self._state_query()).all()
             srcs = conn.execute(select(t.source_state.c.key, t.source_state.c.version)).all()
         return CatalogState(
             assets={r[0]: AssetState(*r) for r in rows},
             sources={k: v for k, v in srcs},
         )
+
+    def asset_states(self, keys: Iterable[str]) -> dict[str, AssetState]:
+        """The current state of ``keys`` (those the catalog knows), in few queries."""
+        ks = list(keys)
+        out: dict[str, AssetState] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(ks), 500):
+                q = self._state_query().where(t.asset_state.c.key.in_(ks[i : i + 500]))
+                out.update((r[0], AssetState(*r)) for r in conn.execute(q))
+        return out
+
+    def put_blob(self, data_version: str, body: bytes) -> None:
+        """Keep a small value in the catalog, unpublished (from a worker, before its record)."""
+        with self.writer.begin() as conn:
+            self._put_blob(conn, data_version, body)
 
     def record_event(
         self, kind: str, key: str | None, payload: Any = None, run_id: str | None = None
@@ -407,7 +465,7 @@ class Catalog:
     def delete_blobs(self, data_versions: Iterable[str]) -> None:
         dvs = list(data_versions)
         if dvs:
-            with self.engine.begin() as conn:
+            with self.writer.begin() as conn:
                 conn.execute(t.blobs.delete().where(t.blobs.c.data_version.in_(dvs)))
 
     # -- writing ------------------------------------------------------------------------
@@ -425,14 +483,20 @@ class Catalog:
 
         defs_hash = digest(body)
         now = time.time()
-        with self.engine.begin() as conn:
+        with self.writer.begin() as conn:
             exists = conn.execute(
                 select(t.definition_sets.c.hash).where(t.definition_sets.c.hash == defs_hash)
             ).first()
             if exists is None:
-                conn.execute(
-                    insert(t.definition_sets).values(hash=defs_hash, created_at=now, body=body)
-                )
+                try:
+                    with conn.begin_nested():
+                        conn.execute(
+                            insert(t.definition_sets).values(
+                                hash=defs_hash, created_at=now, body=body
+                            )
+                        )
+                except IntegrityError:  # another run stored the same set at the same moment
+                    pass
             conn.execute(
                 insert(t.runs).values(
                     id=run_id,
@@ -475,6 +539,10 @@ class Catalog:
         }
         with self._transaction() as conn:
             mid = conn.execute(_INSERT_MAT, values).inserted_primary_key[0]
+            if rec.status == "retried":  # one failed attempt of several: no state, lease kept
+                return mid
+            if self.leases_in_use:  # the lease ends as the outcome becomes visible
+                self._release_lease(conn, rec.key, rec.run_id)
             if rec.status == "skipped":
                 return mid
             if rec.inline is not None:
@@ -524,12 +592,13 @@ class Catalog:
         return mid
 
     def finish_run(self, run_id: str, status: str, counts: Mapping[str, int]) -> None:
-        with self.engine.begin() as conn:
+        with self.writer.begin() as conn:
             conn.execute(
                 update(t.runs)
                 .where(t.runs.c.id == run_id)
                 .values(status=status, ended_at=time.time(), **counts)
             )
+            conn.execute(t.leases.delete().where(t.leases.c.run_id == run_id))
 
     def mark_interrupted(self) -> list[str]:
         """Mark runs whose process died (on this host) as ``interrupted``."""
@@ -546,7 +615,7 @@ class Catalog:
             if h == host and not _process_alive(pid, started)
         ]
         if dead:
-            with self.engine.begin() as conn:
+            with self.writer.begin() as conn:
                 for rid in dead:
                     done = conn.execute(
                         select(t.materializations.c.status, func.count())
@@ -565,6 +634,7 @@ class Catalog:
                             failed=counts.get("failed", 0),
                         )
                     )
+                    conn.execute(t.leases.delete().where(t.leases.c.run_id == rid))
         return dead
 
 

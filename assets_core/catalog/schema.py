@@ -1,7 +1,8 @@
 """The catalog's tables (SQLAlchemy Core), one place for the whole schema.
 
-``SCHEMA_VERSION`` is stored in ``meta``; a catalog of another version is refused
-when opened.
+``SCHEMA_VERSION`` is the head of the Alembic migrations in ``migrations/versions``
+(revision ``"%04d" % SCHEMA_VERSION``); a catalog of another version is refused when
+opened (see migrate.py). A change here needs a new migration and a bump.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = MetaData()
 
@@ -208,3 +209,18 @@ column_lineage = Table(
     Column("how", String(16), nullable=False),  # sql | declared
 )
 Index("ix_column_lineage_mat", column_lineage.c.materialization_id)
+
+# Which run is materializing an asset right now, so that racing runs never compute the
+# same asset twice. A lease ends when its run records the asset, or expires when the
+# run stops renewing it (its process died).
+leases = Table(
+    "leases",
+    metadata,
+    Column("key", String(512), primary_key=True),
+    Column("run_id", String(40), nullable=False),
+    Column("pid", Integer),
+    Column("host", String(255)),
+    Column("acquired_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+Index("ix_leases_run", leases.c.run_id)

@@ -86,19 +86,22 @@ def run_checks(
     never reaches the catalog or the terminal; counts are kept.
     """
     out = [run_one(c, value, load, root, now) for c in checks]
-    if redact:
-        out = [
-            replace(
-                o,
-                result=replace(
-                    o.result, sample=(), metadata={**o.result.metadata, "sample": "redacted (pii)"}
-                ),
-            )
-            if o.result.sample
-            else o
-            for o in out
-        ]
-    return out
+    return redact_samples(out) if redact else out
+
+
+def redact_samples(outcomes: Sequence[CheckOutcome]) -> list[CheckOutcome]:
+    """``outcomes`` without failing-row samples (for assets tagged ``pii``); counts stay."""
+    return [
+        replace(
+            o,
+            result=replace(
+                o.result, sample=(), metadata={**o.result.metadata, "sample": "redacted (pii)"}
+            ),
+        )
+        if o.result.sample
+        else o
+        for o in outcomes
+    ]
 
 
 class _ColumnProblem(Exception):

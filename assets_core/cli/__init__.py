@@ -70,6 +70,7 @@ def load_commands() -> click.Group:
     The docs' CLI reference is rendered from the group this returns.
     """
     from assets_core.cli import (  # noqa: F401  (registers the commands)
+        catalog_cmd,
         checks,
         commands,
         lineage,

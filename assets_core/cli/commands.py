@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from assets_core.cli import SELECTION_HELP, cli, emit_json
+from assets_core.cli.executors import executor_options
 from assets_core.errors import AssetsError
 from assets_core.project import Project
 
@@ -55,15 +56,23 @@ def plan(ctx: click.Context, selection: tuple[str, ...], force: bool, as_json: b
 @SELECTION_ARG
 @click.option("--force", is_flag=True, help="Rematerialize every selected asset.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
+@executor_options
 @JSON_OPT
 @click.pass_context
 def materialize(
-    ctx: click.Context, selection: tuple[str, ...], force: bool, dry_run: bool, as_json: bool
+    ctx: click.Context,
+    selection: tuple[str, ...],
+    force: bool,
+    dry_run: bool,
+    as_json: bool,
+    **how: Any,
 ) -> None:
     """Materialize the stale assets of SELECTION (all by default).
 
     Upstreams outside the selection are read as they are published now. A failing
     asset skips what depends on it; independent branches still run (exit code 1).
+    Runs may overlap: an asset another run is materializing is waited for and
+    then taken as that run published it (or skipped with --no-wait).
     """
     from assets_core.cli.render import ProgressListener, console, print_outcomes, print_plan
     from assets_core.executor import execute, make_plan
@@ -84,19 +93,29 @@ def materialize(
             console.print(f"Nothing to do: {len(p.fresh)} selected asset(s) are fresh.")
             console.print(f"materialized 0 | skipped fresh {len(p.fresh)} | failed 0")
         return
+    from assets_core.cli.executors import backend_from_options
+
     started = time.perf_counter()
-    if as_json:
-        result = execute(project, p, catalog, state=state, selection_text=" ".join(selection))
-    else:
-        with ProgressListener(len(p.steps)) as listener:
+    backend = backend_from_options(**how)
+    run_opts = {"backend": backend, "wait": how["wait"]}
+    try:
+        if as_json:
             result = execute(
-                project,
-                p,
-                catalog,
-                state=state,
-                listener=listener,
-                selection_text=" ".join(selection),
+                project, p, catalog, state=state, selection_text=" ".join(selection), **run_opts
             )
+        else:
+            with ProgressListener(len(p.steps)) as listener:
+                result = execute(
+                    project,
+                    p,
+                    catalog,
+                    state=state,
+                    listener=listener,
+                    selection_text=" ".join(selection),
+                    **run_opts,
+                )
+    finally:
+        backend.close()
     elapsed = time.perf_counter() - started
     if as_json:
         from assets_core.cli.render import outcome_dict
@@ -130,6 +149,7 @@ def materialize(
         extra = "".join(
             f" | {label} {result.count(s)}"
             for s, label in (
+                ("timed_out", "timed out"),
                 ("quarantined", "quarantined"),
                 ("checked", "re-checked"),
                 ("failed_checks", "failed checks"),

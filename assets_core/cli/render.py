@@ -115,8 +115,8 @@ class ProgressListener:
     def step_finished(self, result: StepResult, index: int, total: int) -> None:
         if self._progress is not None:
             self._progress.update(self._task, advance=1)
-            if result.status == "failed":
-                self._progress.console.print(f"[red]failed[/red] {result.key}")
+            if result.status in ("failed", "timed_out"):
+                self._progress.console.print(f"[red]{result.status}[/red] {result.key}")
             return
         elapsed = time.perf_counter() - self.started
         extra = f" ({result.reason})" if result.reason else ""
@@ -145,8 +145,8 @@ def outcome_dict(o: Any) -> dict[str, Any]:
 def print_outcomes(results: Any) -> None:
     """Failures and check problems of a run, each with what the user needs to act."""
     for r in results:
-        if r.status == "failed":
-            console.print(f"\n[red bold]{r.key} failed[/red bold]")
+        if r.status in ("failed", "timed_out"):
+            console.print(f"\n[red bold]{r.key} {r.status.replace('_', ' ')}[/red bold]")
             console.print(r.error or "", markup=False, highlight=False)
         for o in r.checks:
             if o.passed:

@@ -1,0 +1,176 @@
+"""Leases: which run is materializing an asset right now.
+
+Several ``assets materialize`` processes may work on one catalog at once. Before a
+run computes an asset it takes the asset's lease in a short transaction; a run
+that finds the lease held by a live run does not compute the asset (it waits
+for it, then looks at what that run published, or skips it as
+``in_progress_elsewhere``). The lease ends in the transaction that records the
+asset, so another run sees the published version the moment the lease is gone.
+
+A run renews its leases while it works (:meth:`Leases.renew`); a lease whose run
+stopped renewing it expires after ``ttl_s``, and one whose process is gone from
+this host is taken over at once.
+
+How racing transactions are kept apart: on SQLite every write transaction is
+``BEGIN IMMEDIATE`` (one writer at a time, others wait up to the busy timeout);
+on PostgreSQL existing lease rows are locked with ``SELECT ... FOR UPDATE`` and
+new ones inserted with ``ON CONFLICT DO NOTHING``, so two runs never both win.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from assets_core.catalog import schema as t
+from assets_core.catalog.catalog import Catalog, _process_alive
+
+DEFAULT_TTL_S = 60.0
+_L = t.leases
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """The run that holds the lease of ``key``."""
+
+    key: str
+    run_id: str
+    pid: int | None
+    host: str | None
+    acquired_at: float
+    expires_at: float
+
+    def describe(self) -> str:
+        return f"run {self.run_id} (pid {self.pid} on {self.host})"
+
+
+def _holder(row: Any) -> Holder:
+    return Holder(row.key, row.run_id, row.pid, row.host, row.acquired_at, row.expires_at)
+
+
+def _insert_free(dialect: str) -> Any:
+    """A multi-row insert that skips keys another transaction inserted first."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dinsert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dinsert
+    else:
+        return None
+    return dinsert(_L).on_conflict_do_nothing(index_elements=["key"])
+
+
+class Leases:
+    """The leases of one run on one catalog."""
+
+    def __init__(self, catalog: Catalog, run_id: str, *, ttl_s: float = DEFAULT_TTL_S) -> None:
+        self.catalog = catalog
+        self.run_id = run_id
+        self.ttl_s = ttl_s
+        self.pid = os.getpid()
+        self.host = socket.gethostname()
+        # from now on, recording an asset of this catalog also ends its lease
+        catalog.leases_in_use = True
+        self._dialect = catalog.engine.dialect.name
+        self._insert = _insert_free(self._dialect)
+
+    def _takeable(self, h: Holder, now: float) -> bool:
+        if h.run_id == self.run_id or h.expires_at < now:
+            return True
+        return h.host == self.host and not _process_alive(h.pid, h.acquired_at)
+
+    def acquire(self, keys: Iterable[str]) -> dict[str, Holder]:
+        """Take the lease of every key in ``keys`` that no live run holds.
+
+        Returns the keys this run did *not* get, with who holds them. One short
+        transaction whatever the number of keys.
+        """
+        want = list(dict.fromkeys(keys))
+        if not want:
+            return {}
+        now = time.time()
+        row = {
+            "run_id": self.run_id,
+            "pid": self.pid,
+            "host": self.host,
+            "acquired_at": now,
+            "expires_at": now + self.ttl_s,
+        }
+        busy: dict[str, Holder] = {}
+        with self.catalog.writer.begin() as conn:
+            q = select(_L).where(_L.c.key.in_(want))
+            if self._dialect == "postgresql":
+                q = q.with_for_update()
+            current = {r.key: _holder(r) for r in conn.execute(q)}
+            for key, h in current.items():
+                if not self._takeable(h, now):
+                    busy[key] = h
+                    continue
+                # conditional on the holder we saw: never steal a lease renewed meanwhile
+                taken = conn.execute(
+                    update(_L)
+                    .where(_L.c.key == key, _L.c.run_id == h.run_id)
+                    .where(_L.c.expires_at == h.expires_at)
+                    .values(**row)
+                ).rowcount
+                if taken != 1:
+                    busy[key] = h
+            free = [k for k in want if k not in current]
+            if free:
+                self._insert_rows(conn, [{"key": k, **row} for k in free])
+                # a key another run inserted first (PostgreSQL) is not ours: see who has it
+                for r in conn.execute(select(_L).where(_L.c.key.in_(free))):
+                    if r.run_id != self.run_id:
+                        busy[r.key] = _holder(r)
+        return busy
+
+    def _insert_rows(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        if self._insert is not None:
+            conn.execute(self._insert, rows)  # executemany, skipping keys taken meanwhile
+            return
+        for r in rows:  # any other database: one savepoint per row
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(_L).values(**r))
+            except IntegrityError:  # the unique key was taken: another run holds it
+                continue
+
+    def renew(self) -> None:
+        """Push the expiry of every lease this run holds ``ttl_s`` into the future."""
+        with self.catalog.writer.begin() as conn:
+            conn.execute(
+                update(_L)
+                .where(_L.c.run_id == self.run_id)
+                .values(expires_at=time.time() + self.ttl_s)
+            )
+
+    def release(self, keys: Iterable[str], conn: Connection | None = None) -> None:
+        """End this run's leases of ``keys`` (in ``conn``'s transaction when given).
+
+        Recording an asset (``Catalog.record``) ends its lease by itself.
+        """
+        ks = list(keys)
+        if not ks:
+            return
+        stmt = delete(_L).where(_L.c.run_id == self.run_id, _L.c.key.in_(ks))
+        if conn is not None:
+            conn.execute(stmt)
+        else:
+            with self.catalog.writer.begin() as c:
+                c.execute(stmt)
+
+    def release_all(self) -> None:
+        with self.catalog.writer.begin() as conn:
+            conn.execute(delete(_L).where(_L.c.run_id == self.run_id))
+
+    def holders(self, keys: Iterable[str]) -> dict[str, Holder]:
+        """Who holds the leases of ``keys`` now (expired ones included)."""
+        ks = list(keys)
+        with self.catalog.engine.connect() as conn:
+            return {r.key: _holder(r) for r in conn.execute(select(_L).where(_L.c.key.in_(ks)))}
