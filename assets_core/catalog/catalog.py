@@ -185,13 +185,17 @@ class Catalog:
         conn = self.writer.connect()
         group = _Group(conn, window_s)
         self._group = group
+        flusher = threading.Thread(
+            target=group.run_flusher, name="assets-group-commit", daemon=True
+        )
+        flusher.start()
         try:
             yield
         finally:
             self._group = None
+            group.stop.set()
+            flusher.join()
             with group.lock:
-                if group.timer is not None:
-                    group.timer.cancel()
                 try:
                     if conn.in_transaction():
                         conn.commit()
@@ -216,9 +220,6 @@ class Catalog:
             if not conn.in_transaction():
                 conn.begin()
                 group.opened = time.perf_counter()
-                group.timer = threading.Timer(group.window_s, group.flush)
-                group.timer.daemon = True
-                group.timer.start()
             try:
                 yield conn
             except BaseException:
@@ -644,13 +645,24 @@ class _Group:
     window_s: float
     opened: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
-    timer: threading.Timer | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
 
     def flush(self) -> None:
-        """Commit the open transaction (from the timer thread, while user code runs)."""
+        """Commit the open transaction (also from the flusher, while user code runs)."""
         with self.lock:
             if self.conn.in_transaction() and not self.conn.closed:
                 self.conn.commit()
+
+    def run_flusher(self) -> None:
+        """One thread per group: commit any transaction open for longer than the window."""
+        while not self.stop.wait(self.window_s / 2):
+            with self.lock:
+                if (
+                    self.conn.in_transaction()
+                    and not self.conn.closed
+                    and time.perf_counter() - self.opened >= self.window_s
+                ):
+                    self.conn.commit()
 
 
 def _os_user() -> str:

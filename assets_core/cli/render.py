@@ -163,7 +163,7 @@ def print_outcomes(results: Any) -> None:
                 console.print(f"    {row}", markup=False, highlight=False)
         if r.status == "quarantined":
             kept = (
-                f"the previous version {r.previous[:12]} stays published"
+                f"the previous version stays published ({r.previous[:12]})"
                 if r.previous
                 else "nothing is published yet"
             )
