@@ -163,7 +163,7 @@ def print_outcomes(results: Any) -> None:
                 console.print(f"    {row}", markup=False, highlight=False)
         if r.status == "quarantined":
             kept = (
-                f"the previous version stays published ({r.previous[:12]})"
+                "the previous version stays published"
                 if r.previous
                 else "nothing is published yet"
             )
