@@ -163,9 +163,7 @@ def print_outcomes(results: Any) -> None:
                 console.print(f"    {row}", markup=False, highlight=False)
         if r.status == "quarantined":
             kept = (
-                "the previous version stays published"
-                if r.previous
-                else "nothing is published yet"
+                "the previous version stays published" if r.previous else "nothing is published yet"
             )
             console.print(
                 f"[red]{r.key}: new version {r.data_version[:12]} quarantined; {kept}[/red] "
