@@ -82,6 +82,8 @@ class FileStore:
         self._inline_reader = inline_reader
         self._bulk_reader = bulk_reader
         self._prefetched: dict[str, bytes] = {}
+        # values up to this size are kept in the catalog; 0 writes every value to a file
+        self.inline_limit = INLINE_LIMIT
 
     def prefetch(self, refs: list[str]) -> None:
         """Read the inline values among ``refs`` in one go, for the loads that follow."""
@@ -106,7 +108,7 @@ class FileStore:
             ) from None
         dv = digest(b"pickle\0" + data)
         rows = len(value) if isinstance(value, list | tuple | dict) else None
-        if len(data) <= INLINE_LIMIT:
+        if len(data) <= self.inline_limit:
             return Staged(dv, f"blob:{dv}", data, rows, None)
         rel = f"{key}/{dv}.pickle"
         self._write(rel, data)

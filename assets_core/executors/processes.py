@@ -14,7 +14,6 @@ from __future__ import annotations
 import multiprocessing
 import signal
 import time
-from dataclasses import replace
 from typing import Any
 
 from assets_core.executors.attempt import NO_VALUE, Outcome, Task, portable
@@ -50,6 +49,9 @@ class WorkerContext:
             self.project = Project.load(root)
             self.catalog = Catalog.open(catalog_url, mark_interrupted=False)
             self.store = FileStore(store_path, self.catalog.blob, self.catalog.blobs)
+            # a worker writes every value to a file: it never writes to the catalog (whose
+            # write lock the run holds for its records) and never sends a value back
+            self.store.inline_limit = 0
         except Exception as e:  # reported with every attempt, by the run, as the asset's error
             from assets_core.errors import AssetsError
             from assets_core.executor import user_traceback
@@ -72,10 +74,6 @@ class WorkerContext:
             return load_value(project, store, task.refs, self.source_values, key)
 
         out, _ = run_attempt(project, task, load, store)
-        if out.inline is not None and out.data_version is not None:
-            # the value goes to the catalog (unpublished) from here, not through the run
-            self.catalog.put_blob(out.data_version, out.inline)
-            out = replace(out, inline=None)
         return portable(out)
 
 
