@@ -55,10 +55,11 @@ def _arguments(cmd: click.Command) -> list[str]:
     return [p.human_readable_name for p in cmd.params if isinstance(p, click.Argument)]
 
 
-def _command(cmd: click.Command, path: list[str], level: int) -> list[str]:
-    ctx = click.Context(cmd, info_name=path[-1], parent=None)
-    ctx.info_name = " ".join(path)
-    name = " ".join(path)
+def _command(cmd: click.Command, parent: click.Context, level: int) -> list[str]:
+    """A heading, help, usage and options for ``cmd``, then the same for its subcommands."""
+    # a child context inherits the group's settings (e.g. -h as well as --help)
+    ctx = click.Context(cmd, info_name=cmd.name, parent=parent)
+    name = ctx.command_path
     out = [f"{'#' * level} `{name}`", ""]
     if cmd.help:
         out += [block + "\n" for block in _help_blocks(cmd.help)]
@@ -72,7 +73,7 @@ def _command(cmd: click.Command, path: list[str], level: int) -> list[str]:
         for sub_name in cmd.list_commands(ctx):
             sub = cmd.get_command(ctx, sub_name)
             if sub is not None and not sub.hidden:
-                out += _command(sub, [*path, sub_name], level + 1)
+                out += _command(sub, ctx, level + 1)
     return out
 
 
@@ -96,7 +97,7 @@ def commands(group: click.Group) -> list[str]:
 
 def render(group: click.Group, prog: str = "assets") -> str:
     """The whole reference page for ``group`` as Markdown."""
-    ctx = click.Context(group, info_name=prog)
+    ctx = group.make_context(prog, [], resilient_parsing=True)
     lines = [
         "# CLI reference",
         "",
@@ -114,11 +115,10 @@ def render(group: click.Group, prog: str = "assets") -> str:
         if " " not in name
     ]
     lines.append("")
-    ctx = click.Context(group, info_name=prog)
     for name in group.list_commands(ctx):
         cmd = group.get_command(ctx, name)
         if cmd is not None and not cmd.hidden:
-            lines += _command(cmd, [prog, name], 2)
+            lines += _command(cmd, ctx, 2)
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -52,6 +52,18 @@ def test_cli_reference_shows_each_options_help_text() -> None:
                     assert first_words in page.replace("\\", ""), f"{name} {param.opts}"
 
 
+def test_cli_reference_usage_lines_are_what_help_prints() -> None:
+    from click.testing import CliRunner
+
+    group = load_commands()
+    page = _gen_cli().render(group)
+    for name in _registered(group):
+        result = CliRunner().invoke(group, [*name.split()[1:], "--help"], prog_name="assets")
+        assert result.exit_code == 0, result.output
+        usage = result.output.splitlines()[0]
+        assert f"```text\n{usage}\n```" in page, f"{name}: {usage!r} not on the page"
+
+
 def test_cli_reference_keeps_unwrapped_help_blocks_verbatim() -> None:
     page = _gen_cli().render(load_commands())
     assert "```text\nassets quarantine list\nassets quarantine show KEY\n" in page
