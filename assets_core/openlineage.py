@@ -258,9 +258,21 @@ def make_client(url: str, project_root: Path) -> Any:
         config = HttpConfig(url=url, timeout=5.0, retry={"total": 0})
         return OpenLineageClient(transport=HttpTransport(config))
     raise OpenLineageError(
-        f"[tool.assets] openlineage = {url!r}: unknown transport {parsed.scheme!r}",
+        f"[tool.assets] openlineage = {shown_url(url)!r}: unknown transport {parsed.scheme!r}",
         hint='use "file:///path/events.jsonl" or "http://host:5000"',
     )
+
+
+def shown_url(url: str) -> str:
+    """``url`` with the password of its user part masked, for messages."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}{port}"))
 
 
 class OpenLineageEmitter(RunObserver):
@@ -283,7 +295,8 @@ class OpenLineageEmitter(RunObserver):
             if not self.warned:
                 self.warned = True
                 print(
-                    f"warning: OpenLineage events to {self.url} failed: {type(e).__name__}: {e}",
+                    f"warning: OpenLineage events to {shown_url(self.url)} failed: "
+                    f"{type(e).__name__}: {e}",
                     file=sys.stderr,
                 )
 

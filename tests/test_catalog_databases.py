@@ -126,3 +126,12 @@ def test_an_unreachable_catalog_is_an_error_without_the_password(pg_url):
         Catalog.open(url.render_as_string(hide_password=False))
     assert "s3cret-pw" not in str(err.value)
     assert "cannot open catalog" in str(err.value)
+
+
+def test_openlineage_urls_are_shown_without_their_password():
+    from assets_core.openlineage import shown_url
+
+    shown = shown_url("http://bob:s3cret-pw@lineage.example:5000/api/v1/lineage")
+    assert "s3cret-pw" not in shown
+    assert shown == "http://bob:***@lineage.example:5000/api/v1/lineage"
+    assert shown_url("file:///var/events.jsonl") == "file:///var/events.jsonl"
