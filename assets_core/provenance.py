@@ -108,6 +108,14 @@ def part_sources(root: Path, parts: Mapping[str, tuple[str, str]]) -> dict[str, 
     return out
 
 
+def _insert_missing(dialect: str) -> Any:
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(t.code_sources).on_conflict_do_nothing(index_elements=["digest"])
+    return insert(t.code_sources)  # SQLite: the write transaction holds the lock throughout
+
+
 def record_code_sources(project: Project, catalog: Catalog, keys: Iterable[str]) -> int:
     """Store the normalized source of the code parts of ``keys`` not stored yet; return how many."""
     wanted: dict[str, tuple[str, str]] = {}
@@ -155,7 +163,7 @@ def record_code_sources(project: Project, catalog: Catalog, keys: Iterable[str])
         if dig in texts
     ]
     if rows:
-        with catalog.engine.begin() as conn:
+        with catalog.writer.begin() as conn:
             # another run may have stored some meanwhile: insert only what is still missing
             have = {
                 d
@@ -165,7 +173,9 @@ def record_code_sources(project: Project, catalog: Catalog, keys: Iterable[str])
             }
             rows = [r for r in rows if r["digest"] not in have]
             if rows:
-                conn.execute(insert(t.code_sources), rows)
+                # on PostgreSQL another run may insert the same digests between the
+                # select and the insert; its rows are identical, so theirs stand
+                conn.execute(_insert_missing(conn.dialect.name), rows)
     return len(rows)
 
 

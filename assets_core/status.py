@@ -215,7 +215,7 @@ def record_freshness_changes(
         changes.append(Transition(s.key, previous, fr.state))
         items.append((FRESHNESS_EVENT, s.key, {"previous": previous, **fr.as_dict()}))
     if items:
-        record_events(catalog.engine, items, at=now)
+        record_events(catalog.writer, items, at=now)
     return changes
 
 

@@ -373,7 +373,7 @@ class Catalog:
         self, kind: str, key: str | None, payload: Any = None, run_id: str | None = None
     ) -> int:
         """Append an event (a freshness state change, a quarantine release, ...)."""
-        return ev.record_event(self.engine, kind, key, payload, run_id=run_id)
+        return ev.record_event(self.writer, kind, key, payload, run_id=run_id)
 
     def events(self, **where: Any) -> list[ev.Event]:
         """Events, oldest first; see :func:`assets_core.catalog.events.read_events`."""
@@ -383,7 +383,7 @@ class Catalog:
         self, versions: Iterable[tuple[str, str]], run_id: str | None = None
     ) -> list[str]:
         """Record source versions seen now; return the sources whose version changed."""
-        return obs.record_observations(self.engine, versions, run_id=run_id)
+        return obs.record_observations(self.writer, versions, run_id=run_id)
 
     def source_states(self) -> dict[str, obs.SourceState]:
         return obs.source_states(self.engine)

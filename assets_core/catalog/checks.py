@@ -163,7 +163,7 @@ def release(
     """
     m = t.materializations.c
     a = t.asset_state.c
-    with catalog.engine.begin() as conn:
+    with catalog.writer.begin() as conn:
         q = select(t.materializations).where(m.key == key, m.status == "quarantined")
         if materialization_id is not None:
             q = q.where(m.id == materialization_id)
@@ -211,7 +211,7 @@ def release(
 def discard(catalog: Catalog, key: str, *, user: str, reason: str = "") -> list[dict[str, Any]]:
     """Mark every quarantined version of ``key`` discarded; returns them (to delete values)."""
     m = t.materializations.c
-    with catalog.engine.begin() as conn:
+    with catalog.writer.begin() as conn:
         rows = [
             dict(r)
             for r in conn.execute(

@@ -24,7 +24,7 @@ def save(catalog: Any, materialization_id: int, key: str, edges: Edges, how: str
         for up, up_col in ups:
             rows.append({**base, "upstream": up, "upstream_column": up_col, "how": how})
     if rows:
-        with catalog.engine.begin() as conn:
+        with catalog.writer.begin() as conn:
             conn.execute(insert(t.column_lineage), rows)
 
 
