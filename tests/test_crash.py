@@ -175,8 +175,9 @@ def test_sigkill_at_random_points_never_loses_or_redoes_published_work(make_proj
         try:
             runs = [r for r in catalog.runs(limit=5) if r["pid"] == proc.pid]
             if killed and runs:
-                assert runs[0]["status"] == "interrupted"
-                interrupted += 1
+                # the kill may land after the run recorded its end, while it exits
+                assert runs[0]["status"] in ("interrupted", "success")
+                interrupted += runs[0]["status"] == "interrupted"
             from sqlalchemy import text
 
             with catalog.engine.connect() as conn:
