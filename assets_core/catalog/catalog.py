@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlalchemy import (
     Engine,
-    bindparam,
     create_engine,
     event,
     func,
@@ -39,6 +38,7 @@ from assets_core.catalog import migrate
 from assets_core.catalog import observations as obs
 from assets_core.catalog import schema as t
 from assets_core.catalog.state import AssetState, CatalogState
+from assets_core.catalog.statements import RecordStatements
 from assets_core.errors import CatalogError
 
 
@@ -87,78 +87,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-_PUBLISH_COLS = (
-    "materialization_id",
-    "data_version",
-    "code_version",
-    "code_parts",
-    "input_versions",
-    "value_ref",
-    "published_at",
-    "last_status",
-    "last_attempt_id",
-    "last_attempt_at",
-    "checks_version",
-    "checks_parts",
-    "checks_status",
-)
-_ATTEMPT_COLS = ("last_status", "last_attempt_id", "last_attempt_at")
-
-
 def _sqlite_begin(conn: Any) -> None:
     # BEGIN IMMEDIATE: a transaction that reads and then writes can otherwise fail with
     # "database is locked" when another process committed in between, whatever the
     # busy timeout; readers keep a plain (deferred) BEGIN and a consistent snapshot
     write = conn.get_execution_options().get("assets_write", False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-
-_UPDATE_PUBLISHED = (
-    update(t.asset_state)
-    .where(t.asset_state.c.key == bindparam("k"))
-    .values({c: bindparam(c) for c in _PUBLISH_COLS})
-)
-# Statements built once: SQLAlchemy then compiles each a single time.
-_INSERT_MAT = insert(t.materializations)
-_INSERT_STATE = insert(t.asset_state)
-_INSERT_BLOB = insert(t.blobs)
-_HAVE_BLOB = select(t.blobs.c.data_version).where(t.blobs.c.data_version == bindparam("dv"))
-# ending a lease with every record: plain driver SQL, as it runs once per asset
-_RELEASE_LEASE = {
-    "qmark": ("DELETE FROM leases WHERE key = ? AND run_id = ?", tuple),
-    "pyformat": ("DELETE FROM leases WHERE key = %s AND run_id = %s", tuple),
-    "format": ("DELETE FROM leases WHERE key = %s AND run_id = %s", tuple),
-    "numeric_dollar": ("DELETE FROM leases WHERE key = $1 AND run_id = $2", tuple),
-}
-_UPDATE_ATTEMPT = (
-    update(t.asset_state)
-    .where(t.asset_state.c.key == bindparam("k"))
-    .values(
-        last_status=bindparam("last_status"),
-        last_attempt_id=bindparam("last_attempt_id"),
-        last_attempt_at=bindparam("last_attempt_at"),
-    )
-)
-
-
-def _upserts(dialect: str) -> tuple[Any, Any, Any] | None:
-    """(blob insert-if-absent, publish upsert, attempt upsert) where the dialect has them."""
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dinsert
-    elif dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dinsert
-    else:
-        return None
-    blob = dinsert(t.blobs).on_conflict_do_nothing(index_elements=["data_version"])
-    out = []
-    for cols in (_PUBLISH_COLS, _ATTEMPT_COLS):
-        stmt = dinsert(t.asset_state)
-        out.append(
-            stmt.on_conflict_do_update(
-                index_elements=["key"], set_={c: stmt.excluded[c] for c in cols}
-            )
-        )
-    return blob, out[0], out[1]
 
 
 class Catalog:
@@ -169,7 +103,7 @@ class Catalog:
         # every transaction that writes begins through ``writer`` (BEGIN IMMEDIATE on SQLite)
         self.writer = engine.execution_options(assets_write=True)
         self.url = url
-        self._upserts = _upserts(engine.dialect.name)
+        self._statements = RecordStatements(engine.dialect)
         self._group: _Group | None = None
         self.leases_in_use = False  # set by catalog.leases.Leases
 
@@ -227,34 +161,6 @@ class Catalog:
                 raise
             if time.perf_counter() - group.opened >= group.window_s:
                 conn.commit()
-
-    def _release_lease(self, conn: Any, key: str, run_id: str) -> None:
-        sql = _RELEASE_LEASE.get(self.engine.dialect.paramstyle)
-        if sql is None:
-            conn.execute(
-                t.leases.delete().where(t.leases.c.key == key, t.leases.c.run_id == run_id)
-            )
-        else:
-            conn.exec_driver_sql(sql[0], (key, run_id))
-
-    def _put_blob(self, conn: Any, data_version: str | None, body: bytes) -> None:
-        row = {"data_version": data_version, "body": body}
-        if self._upserts is not None:
-            conn.execute(self._upserts[0], row)
-        elif conn.execute(_HAVE_BLOB, {"dv": data_version}).first() is None:
-            conn.execute(_INSERT_BLOB, row)
-
-    def _put_state(self, conn: Any, params: dict[str, Any], published: bool) -> None:
-        if self._upserts is not None:
-            row = {k: v for k, v in params.items() if k != "k"}
-            row["key"] = params["k"]
-            conn.execute(self._upserts[1 if published else 2], row)
-            return
-        stmt = _UPDATE_PUBLISHED if published else _UPDATE_ATTEMPT
-        if conn.execute(stmt, params).rowcount == 0:
-            row = {k: v for k, v in params.items() if k != "k"}
-            row["key"] = params["k"]
-            conn.execute(_INSERT_STATE, row)
 
     # -- opening ------------------------------------------------------------------------
     @classmethod
@@ -367,7 +273,7 @@ class Catalog:
     def put_blob(self, data_version: str, body: bytes) -> None:
         """Keep a small value in the catalog, unpublished (from a worker, before its record)."""
         with self.writer.begin() as conn:
-            self._put_blob(conn, data_version, body)
+            self._statements.put_blob(conn, data_version, body)
 
     def record_event(
         self, kind: str, key: str | None, payload: Any = None, run_id: str | None = None
@@ -539,15 +445,15 @@ class Catalog:
             "checks_parts": dumps(rec.checks_parts) if rec.checks_parts is not None else None,
         }
         with self._transaction() as conn:
-            mid = conn.execute(_INSERT_MAT, values).inserted_primary_key[0]
+            mid = self._statements.insert_materialization(conn, values)
             if rec.status == "retried":  # one failed attempt of several: no state, lease kept
                 return mid
             if self.leases_in_use:  # the lease ends as the outcome becomes visible
-                self._release_lease(conn, rec.key, rec.run_id)
+                self._statements.release_lease(conn, rec.key, rec.run_id)
             if rec.status == "skipped":
                 return mid
             if rec.inline is not None:
-                self._put_blob(conn, rec.data_version, rec.inline)
+                self._statements.put_blob(conn, rec.data_version, rec.inline)
             if rec.checks:
                 from assets_core.catalog.checks import insert_results
 
@@ -565,7 +471,6 @@ class Catalog:
                 from assets_core.catalog.checks import checks_status
 
                 params = {
-                    "k": rec.key,
                     "materialization_id": mid,
                     "data_version": rec.data_version,
                     "code_version": rec.code_version,
@@ -583,13 +488,12 @@ class Catalog:
                 published = True
             else:
                 params = {
-                    "k": rec.key,
                     "last_status": rec.status,
                     "last_attempt_id": mid,
                     "last_attempt_at": now,
                 }
                 published = False
-            self._put_state(conn, params, published)
+            self._statements.put_state(conn, rec.key, params, published)
         return mid
 
     def finish_run(self, run_id: str, status: str, counts: Mapping[str, int]) -> None:
