@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from assets_core import collector
 from assets_core.catalog import AssetState, Catalog, CatalogState, Record
 from assets_core.checks.runner import CheckOutcome, redact_samples, run_checks
 from assets_core.errors import AssetsError
@@ -109,6 +110,18 @@ def make_plan(
     force: bool = False,
     state: CatalogState | None = None,
 ) -> Plan:
+    with collector.paused():
+        return _make_plan(project, catalog, selection, force=force, state=state)
+
+
+def _make_plan(
+    project: Project,
+    catalog: Catalog,
+    selection: str | list[str] | None,
+    *,
+    force: bool,
+    state: CatalogState | None,
+) -> Plan:
     g = project.graph
     chosen = select(g, selection)
     sources = {k: g.defs[k] for k in g.sources}
@@ -178,7 +191,7 @@ def execute(
     listeners = [x for x in (listener, *observers) if x is not None]
     scheduler = Scheduler(run, backend or InProcess(), listeners, results, wait=wait)
     try:
-        with catalog.group_commit():
+        with catalog.group_commit(), collector.frozen():
             scheduler.run_all()
     except BaseException:
         run.close()

@@ -22,6 +22,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from assets_core import collector
 from assets_core.checks.definition import CheckDef, check_def_of
 from assets_core.code_version import (
     CodePart,
@@ -225,10 +226,11 @@ class Project:
                 hint="pass the folder that holds the project's pyproject.toml",
             )
         config = read_config(root)
-        modules = import_modules(config.root, config.modules)
-        defs = _sql_definitions(config, collect(modules))
-        graph = Graph.build(defs, collect_checks(modules))
-        versions, nodes = _code_versions(config, graph)
+        with collector.paused():
+            modules = import_modules(config.root, config.modules)
+            defs = _sql_definitions(config, collect(modules))
+            graph = Graph.build(defs, collect_checks(modules))
+            versions, nodes = _code_versions(config, graph)
         project = cls(config, graph, versions)
         # normalized code of the parts fingerprinted in this load, by digest: provenance
         # stores their text without parsing the files again
