@@ -12,6 +12,7 @@ version can say *which* function or helper changed.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import inspect
 import linecache
@@ -66,6 +67,17 @@ def digest(data: bytes | str, size: int = 16) -> str:
     return hashlib.blake2b(data, digest_size=size).hexdigest()
 
 
+def _strip_own_docstring(node: Any) -> None:
+    body = node.body
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
+        node.body = body[1:] or [ast.Pass()]
+
+
 def _strip_docstrings(tree: ast.AST) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
     """Drop every docstring in ``tree`` (in place); return the functions found on the way."""
     functions: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
@@ -73,14 +85,7 @@ def _strip_docstrings(tree: ast.AST) -> list[ast.FunctionDef | ast.AsyncFunction
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Module):
             if not isinstance(node, ast.ClassDef | ast.Module):
                 functions.append(node)
-            body = node.body
-            if (
-                body
-                and isinstance(body[0], ast.Expr)
-                and isinstance(body[0].value, ast.Constant)
-                and isinstance(body[0].value.value, str)
-            ):
-                node.body = body[1:] or [ast.Pass()]
+            _strip_own_docstring(node)
     return functions
 
 
@@ -441,8 +446,9 @@ def _function_node(code: Any) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
     tree = None
     end = _last_line(code)
     if end > start:  # the code object knows where the function ends: no tokenizing
+        text = "".join(lines[start:end])
         try:
-            tree = ast.parse(textwrap.dedent("".join(lines[start:end])))
+            tree = ast.parse(textwrap.dedent(text) if text[:1].isspace() else text)
         except (SyntaxError, ValueError):
             tree = None
     if tree is None:
@@ -453,10 +459,14 @@ def _function_node(code: Any) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
             return None
     if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef | ast.AsyncFunctionDef):
         return None
-    _strip_docstrings(tree)
+    if any(hasattr(c, "co_code") for c in code.co_consts):
+        _strip_docstrings(tree)  # nested functions, classes, lambdas: their docstrings too
+    else:  # a flat function: only its own body can start with a docstring
+        _strip_own_docstring(tree.body[0])
     return tree.body[0]
 
 
+@functools.lru_cache(maxsize=8192)  # a code object's positions never change
 def _last_line(code: Any) -> int:
     last = 0
     for _, end, _, _ in code.co_positions():

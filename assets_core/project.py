@@ -321,10 +321,12 @@ def _code_versions(
             continue
         own = d.fn.__code__.co_filename
         hit = cache.get(key)
+        fn_stamp = None
         if hit is not None and own in hit[0]:
             files, own_stamp, probes, version, parts = hit
             if all(stamp(f) == s for f, s in files.items()) or (
-                code_stamp(d.fn) == own_stamp and all(probe_holds(p, memo) for p in probes)
+                (fn_stamp := code_stamp(d.fn)) == own_stamp
+                and all(probe_holds(p, memo) for p in probes)
             ):
                 out[key] = CodeVersion(version, tuple(CodePart(*p) for p in parts))
                 fresh[key] = ({f: stamp(f) for f in files}, own_stamp, probes, version, parts)
@@ -334,7 +336,8 @@ def _code_versions(
         cv = fp.version_of(d.fn)
         files = {f: stamp(f) for f in sorted(fp.files_of(cv) | {own})}
         parts = tuple((p.name, p.file, p.digest) for p in cv.parts)
-        fresh[key] = (files, code_stamp(d.fn), fp.probes_of(cv), cv.version, parts)
+        fn_stamp = fn_stamp or code_stamp(d.fn)
+        fresh[key] = (files, fn_stamp, fp.probes_of(cv), cv.version, parts)
         out[key] = cv
     if fresh != cache:
         _write_atomic(cache_path, pickle.dumps(fresh, protocol=5))
