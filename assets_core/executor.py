@@ -173,6 +173,23 @@ def execute(
     asset leased by a live run waits for it (``wait=True``) and then uses what that
     run published, or skips it as ``in_progress_elsewhere``.
     """
+    with collector.frozen():  # the project, plan and state stay out of collections
+        return _execute(
+            project, the_plan, catalog, state, listener, selection_text, command, backend, wait
+        )
+
+
+def _execute(
+    project: Project,
+    the_plan: Plan,
+    catalog: Catalog,
+    state: CatalogState | None,
+    listener: Listener | None,
+    selection_text: str,
+    command: str,
+    backend: Backend | None,
+    wait: bool,
+) -> RunResult:
     from assets_core.executors.inprocess import InProcess
     from assets_core.executors.scheduler import Scheduler
 
@@ -191,7 +208,7 @@ def execute(
     listeners = [x for x in (listener, *observers) if x is not None]
     scheduler = Scheduler(run, backend or InProcess(), listeners, results, wait=wait)
     try:
-        with catalog.group_commit(), collector.frozen():
+        with catalog.group_commit():
             scheduler.run_all()
     except BaseException:
         run.close()

@@ -103,9 +103,15 @@ class Catalog:
         # every transaction that writes begins through ``writer`` (BEGIN IMMEDIATE on SQLite)
         self.writer = engine.execution_options(assets_write=True)
         self.url = url
-        self._statements = RecordStatements(engine.dialect)
+        self._record_statements: RecordStatements | None = None
         self._group: _Group | None = None
         self.leases_in_use = False  # set by catalog.leases.Leases
+
+    def _statements(self) -> RecordStatements:
+        # compiled on first write: a plan or a status only reads
+        if self._record_statements is None:
+            self._record_statements = RecordStatements(self.engine.dialect)
+        return self._record_statements
 
     @contextmanager
     def group_commit(self, window_s: float = 0.02) -> Iterator[None]:
@@ -256,7 +262,7 @@ class Catalog:
             rows = conn.execute(self._state_query()).all()
             srcs = conn.execute(select(t.source_state.c.key, t.source_state.c.version)).all()
         return CatalogState(
-            assets={r[0]: AssetState(*r) for r in rows},
+            assets={r[0]: AssetState._make(r) for r in rows},
             sources={k: v for k, v in srcs},
         )
 
@@ -267,13 +273,13 @@ class Catalog:
         with self.engine.connect() as conn:
             for i in range(0, len(ks), 500):
                 q = self._state_query().where(t.asset_state.c.key.in_(ks[i : i + 500]))
-                out.update((r[0], AssetState(*r)) for r in conn.execute(q))
+                out.update((r[0], AssetState._make(r)) for r in conn.execute(q))
         return out
 
     def put_blob(self, data_version: str, body: bytes) -> None:
         """Keep a small value in the catalog, unpublished (from a worker, before its record)."""
         with self.writer.begin() as conn:
-            self._statements.put_blob(conn, data_version, body)
+            self._statements().put_blob(conn, data_version, body)
 
     def record_event(
         self, kind: str, key: str | None, payload: Any = None, run_id: str | None = None
@@ -445,15 +451,15 @@ class Catalog:
             "checks_parts": dumps(rec.checks_parts) if rec.checks_parts is not None else None,
         }
         with self._transaction() as conn:
-            mid = self._statements.insert_materialization(conn, values)
+            mid = self._statements().insert_materialization(conn, values)
             if rec.status == "retried":  # one failed attempt of several: no state, lease kept
                 return mid
             if self.leases_in_use:  # the lease ends as the outcome becomes visible
-                self._statements.release_lease(conn, rec.key, rec.run_id)
+                self._statements().release_lease(conn, rec.key, rec.run_id)
             if rec.status == "skipped":
                 return mid
             if rec.inline is not None:
-                self._statements.put_blob(conn, rec.data_version, rec.inline)
+                self._statements().put_blob(conn, rec.data_version, rec.inline)
             if rec.checks:
                 from assets_core.catalog.checks import insert_results
 
@@ -493,7 +499,7 @@ class Catalog:
                     "last_attempt_at": now,
                 }
                 published = False
-            self._statements.put_state(conn, rec.key, params, published)
+            self._statements().put_state(conn, rec.key, params, published)
         return mid
 
     def finish_run(self, run_id: str, status: str, counts: Mapping[str, int]) -> None:

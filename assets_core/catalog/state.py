@@ -4,26 +4,29 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class AssetState:
-    """What the catalog knows about one asset right now."""
+class AssetState(NamedTuple):
+    """What the catalog knows about one asset right now.
+
+    A named tuple rather than a dataclass: the planner reads one per asset at every
+    load, straight from the query's rows.
+    """
 
     key: str
     data_version: str | None  # of the published value; None when nothing is published
     code_version: str | None
-    code_parts_json: str | None = field(repr=False)
-    input_versions_json: str | None = field(repr=False)
+    code_parts_json: str | None
+    input_versions_json: str | None
     value_ref: str | None
     published_at: float | None
     last_status: str | None  # status of the latest attempt: success|failed|...
     last_attempt_at: float | None
     materialization_id: int | None
     checks_version: str | None = None
-    checks_parts_json: str | None = field(default=None, repr=False)
+    checks_parts_json: str | None = None
     checks_status: str | None = None  # passed | warned | failed | released
 
     @property
