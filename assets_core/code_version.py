@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 _CONST_TYPES = (
     int,
@@ -41,15 +41,15 @@ _CONST_TYPES = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class CodePart:
+# Named tuples: immutable values like the rest of the plan, and cheap to build and to
+# load from the code-version cache, which holds one per asset and part.
+class CodePart(NamedTuple):
     name: str  # "module.function"
     file: str  # path relative to the project folder
     digest: str
 
 
-@dataclass(frozen=True, slots=True)
-class CodeVersion:
+class CodeVersion(NamedTuple):
     version: str
     parts: tuple[CodePart, ...]  # the asset's own code first, then helpers by name
 

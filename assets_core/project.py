@@ -279,7 +279,7 @@ def _sql_definitions(config: ProjectConfig, defs: list[Definition]) -> list[Defi
 
 
 # -- code versions, cached by the content of the files they came from -------------------
-_CACHE_NAME = "code_versions.v2.pickle"
+_CACHE_NAME = "code_versions.v3.pickle"
 
 
 def _code_versions(
@@ -290,12 +290,19 @@ def _code_versions(
     A cached version holds when the files it came from are byte-identical, or else
     when the bytecode (and values) of each of its parts are: one edited function in
     a big module then costs one fingerprint, not one per function of the module.
+
+    The cache holds ``{"stamps": {file: content stamp}, "entries": {key: (files,
+    function stamp, probes, CodeVersion)}}``; each file is stamped once per load.
     """
     cache_path = config.state_dir / "cache" / _CACHE_NAME
     try:
         cache: dict[str, Any] = pickle.loads(cache_path.read_bytes())
+        old_stamps: dict[str, str] = cache["stamps"]
+        entries: dict[str, Any] = cache["entries"]
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError):
-        cache = {}
+        old_stamps, entries = {}, {}
+    except (KeyError, IndexError):  # written by another version
+        old_stamps, entries = {}, {}
     stamps: dict[str, str] = {}
 
     def stamp(file: str) -> str:
@@ -304,11 +311,13 @@ def _code_versions(
             got = stamps[file] = file_stamp(file)
         return got
 
+    changed = {f for f, s in old_stamps.items() if stamp(f) != s}
     memo: dict[Any, bool] = {}
     linecache.checkcache()  # function stamps read lines: drop any read before an edit
     fp: Fingerprinter | None = None
     out: dict[str, CodeVersion] = {}
     fresh: dict[str, Any] = {}
+    dirty = len(entries) != 0 and len(changed) != 0
     for key in graph.order:
         d = graph.defs[key]
         if isinstance(d, SourceDef):
@@ -320,28 +329,52 @@ def _code_versions(
             out[key] = CodeVersion.pinned(d.code_version)
             continue
         own = d.fn.__code__.co_filename
-        hit = cache.get(key)
+        hit = entries.get(key)
         fn_stamp = None
         if hit is not None and own in hit[0]:
-            files, own_stamp, probes, version, parts = hit
-            if all(stamp(f) == s for f, s in files.items()) or (
+            files, own_stamp, probes, cv = hit
+            if changed.isdisjoint(files) or (
                 (fn_stamp := code_stamp(d.fn)) == own_stamp
                 and all(probe_holds(p, memo) for p in probes)
             ):
-                out[key] = CodeVersion(version, tuple(CodePart(*p) for p in parts))
-                fresh[key] = ({f: stamp(f) for f in files}, own_stamp, probes, version, parts)
+                out[key] = cv
+                fresh[key] = hit
                 continue
         if fp is None:
             fp = Fingerprinter(config.root)
         cv = fp.version_of(d.fn)
-        files = {f: stamp(f) for f in sorted(fp.files_of(cv) | {own})}
-        parts = tuple((p.name, p.file, p.digest) for p in cv.parts)
+        files = tuple(sorted(fp.files_of(cv) | {own}))
+        for f in files:
+            stamp(f)
         fn_stamp = fn_stamp or code_stamp(d.fn)
-        fresh[key] = (files, fn_stamp, fp.probes_of(cv), cv.version, parts)
+        fresh[key] = (files, fn_stamp, fp.probes_of(cv), cv)
         out[key] = cv
-    if fresh != cache:
-        _write_atomic(cache_path, pickle.dumps(fresh, protocol=5))
+        dirty = True
+    if dirty or fresh.keys() != entries.keys():
+        used = {f for entry in fresh.values() for f in entry[0]}
+        body = {"stamps": {f: stamps[f] for f in used}, "entries": _shared(fresh)}
+        _write_atomic(cache_path, pickle.dumps(body, protocol=5))
     return out, (fp.nodes if fp is not None else {})
+
+
+def _shared(entries: dict[str, Any]) -> dict[str, Any]:
+    """``entries`` with equal files, probes and parts as one object each.
+
+    Pickle writes an object it has seen once; most assets share their helpers, so
+    the cache shrinks several-fold and loads that much faster.
+    """
+    seen: dict[Any, Any] = {}
+    one = seen.setdefault
+    out = {}
+    for key, (files, fn_stamp, probes, cv) in entries.items():
+        parts = tuple(one(p, p) for p in cv.parts)
+        out[key] = (
+            one(files, files),
+            fn_stamp,
+            tuple(one(p, p) for p in probes),
+            CodeVersion(cv.version, parts),
+        )
+    return out
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
