@@ -283,9 +283,13 @@ def render_text(view: LineageView) -> str:
 
     def line(key: str) -> str:
         n = view.node(key)
-        return f"{key}  [{n.status}, {n.age(view.now)}]" + (
-            "" if n.kind == "python" else f" ({n.kind})"
-        )
+        facts = [] if n.status == n.kind else [n.status]  # a source's status is "source"
+        age = n.age(view.now)
+        if n.kind == "source":
+            facts.append("never observed" if age == "never" else f"observed {age}")
+        elif n.kind != "check":  # a check's age is its status
+            facts.append(age)
+        return f"{key}  [{', '.join(facts)}]" + ("" if n.kind == "python" else f" ({n.kind})")
 
     if view.focus is None:
         out = []

@@ -63,7 +63,7 @@ def test_text_tree_shows_both_directions_with_status_and_depth_limits(
     out = run_cli(root, "lineage", "bi/daily").stdout
     assert out.splitlines()[0].startswith("bi/daily  [fresh, ")
     assert "upstream:\n  └── staging/clean  [fresh, " in out
-    assert "      └── raw/orders  [source, " in out
+    assert "      └── raw/orders  [observed " in out and "(source)" in out
     assert "bi/kpis  [stale, " in out and "bi/broken  [failed, never]" in out
     assert "ml/report  [fresh, " in out  # through the order-only dependency
     one = run_cli(root, "lineage", "daily", "--upstream", "1", "--downstream", "0").stdout
