@@ -121,6 +121,22 @@ def test_release_publishes_records_who_and_why_and_unblocks_downstream(
     ]
 
 
+def test_checking_a_released_version_again_keeps_the_release(
+    quarantined_project: Path, run_cli: Any, cli_json: Any
+) -> None:
+    root = quarantined_project
+    proc = run_cli(root, "quarantine", "release", "orders", "--reason", "duplicates are refunds")
+    assert proc.returncode == 0, proc.stderr
+    # the same checks fail again on the same data: recorded, but the release stands
+    checked = run_cli(root, "check", "orders")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    status = by_key(cli_json(root, "status", "--json"), "assets")
+    assert status["orders"]["checks_status"] == "released"
+    assert status["orders"]["status"] == "fresh"
+    out = by_key(cli_json(root, "materialize", "--json"))
+    assert out["report"]["status"] == "success"
+
+
 def test_release_needs_a_reason_and_something_to_release(
     quarantined_project: Path, run_cli: Any
 ) -> None:

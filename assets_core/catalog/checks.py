@@ -266,9 +266,20 @@ def record_audit(
     checks_version: str | None,
     checks_parts: Mapping[str, Any] | None,
 ) -> str | None:
-    """Record checks run on the published version of ``key``; returns its new checks status."""
+    """Record checks run on the published version of ``key``; returns its new checks status.
+
+    A version someone released despite its failing checks stays ``released`` when the
+    same checks fail on it again; changed checks are not covered by that release.
+    """
     status = checks_status(outcomes)
+    a = t.asset_state.c
     with catalog._transaction() as conn:
+        if status == "failed":
+            before = conn.execute(
+                select(a.checks_status, a.checks_version, a.data_version).where(a.key == key)
+            ).first()
+            if before is not None and tuple(before) == ("released", checks_version, data_version):
+                status = "released"
         insert_results(
             conn,
             run_id=run_id,
