@@ -222,12 +222,13 @@ class EventBuilder:
             producer=PRODUCER,
         )
 
-    def checks_of(self, materialization_id: int, key: str) -> list[dict[str, Any]]:
+    def checks_of(self, materialization_id: int, key: str, run_id: str) -> list[dict[str, Any]]:
+        """The checks run when the materialization was made (not later ``assets check`` runs)."""
         if not self.project.graph.checks_of(key):
             return []
         from assets_core.catalog.checks import results_for
 
-        return results_for(self.catalog, key, [materialization_id])
+        return results_for(self.catalog, key, [materialization_id], run_id=run_id)
 
 
 def to_json(event: Any) -> str:
@@ -318,7 +319,7 @@ class OpenLineageEmitter(RunObserver):
             return
         if row.get("data_version") and row["status"] == "success":
             self.versions[result.key] = row["data_version"]
-        checks = self.builder.checks_of(row["id"], result.key)
+        checks = self.builder.checks_of(row["id"], result.key, row["run_id"])
         self._emit(self.builder.end(row, checks))
 
     def run_finished(self, run_id: str, status: str) -> None:
@@ -367,7 +368,7 @@ def history_events(
     for row in rows:
         versions = json.loads(row["input_versions"]) if row["input_versions"] else {}
         yield builder.start(row["run_id"], row["key"], row["started_at"], versions)
-        yield builder.end(row, builder.checks_of(row["id"], row["key"]))
+        yield builder.end(row, builder.checks_of(row["id"], row["key"], row["run_id"]))
 
 
 def export_lines(events: Iterable[Any]) -> Iterator[str]:

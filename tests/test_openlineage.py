@@ -185,3 +185,19 @@ def test_tables_in_databases_are_named_by_their_engine_without_credentials():
     assert _url_namespace("postgresql+psycopg://u:secret@db:5432/x", "wh") == "postgresql://db:5432"
     assert _url_namespace("duckdb:////data/w.duckdb", "lake") == "duckdb:////data/w.duckdb"
     assert _url_namespace(None, "duckdb") == "duckdb://assets"
+
+
+def test_export_shows_the_checks_of_each_materialization_once(make_project, cli_json, run_cli):
+    root = make_project(
+        {"defs.py": DEFS.split("@asset\ndef broken")[0], "landing/a.csv": "id,amount\n1,2\n"}
+    )
+    cli_json(root, "materialize", "--json")
+    for _ in range(2):  # later audits of the published version are not that run's checks
+        assert run_cli(root, "check").returncode == 0
+    exported = [json.loads(x) for x in run_cli(root, "openlineage").stdout.splitlines()]
+    (done,) = [
+        e for e in exported if e["eventType"] == "COMPLETE" and e["job"]["name"].endswith("revenue")
+    ]
+    (out,) = done["outputs"]
+    assertions = out["facets"]["dataQualityAssertions"]["assertions"]
+    assert [(a["assertion"], a["success"]) for a in assertions] == [("not_null(amount)", True)]

@@ -104,13 +104,19 @@ def _decode(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def results_for(
-    catalog: Catalog, key: str, materialization_ids: Iterable[int] | None = None
+    catalog: Catalog,
+    key: str,
+    materialization_ids: Iterable[int] | None = None,
+    *,
+    run_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Check results of ``key`` (for some versions only, if given), newest first."""
+    """Check results of ``key`` (for some versions, or of one run, if given), newest first."""
     c = t.check_results.c
     q = select(t.check_results).where(c.key == key)
     if materialization_ids is not None:
         q = q.where(c.materialization_id.in_(list(materialization_ids)))
+    if run_id is not None:
+        q = q.where(c.run_id == run_id)
     with catalog.engine.connect() as conn:
         return [_decode(r) for r in conn.execute(q.order_by(c.id.desc())).mappings()]
 
