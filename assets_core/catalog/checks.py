@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from assets_core.catalog import schema as t
+from assets_core.catalog.events import insert_events
 
 if TYPE_CHECKING:
     from assets_core.catalog.catalog import Catalog
     from assets_core.checks.runner import CheckOutcome
 
 _INSERT_RESULT = insert(t.check_results)
-_INSERT_EVENT = insert(t.events)
 
 
 def checks_status(outcomes: Sequence[CheckOutcome]) -> str | None:
@@ -82,17 +82,8 @@ def insert_event(
     run_id: str | None = None,
     user: str | None = None,
 ) -> None:
-    conn.execute(
-        _INSERT_EVENT,
-        {
-            "at": time.time(),
-            "kind": kind,
-            "key": key,
-            "run_id": run_id,
-            "user": user,
-            "payload": json.dumps(dict(payload), default=str),
-        },
-    )
+    """Append one event in ``conn``'s transaction (see :mod:`assets_core.catalog.events`)."""
+    insert_events(conn, [(kind, key, dict(payload))], run_id=run_id, user=user)
 
 
 def _decode(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select
 
 from assets_core.catalog import schema as t
 
@@ -54,20 +54,34 @@ def record_events(
     user: str | None = None,
 ) -> list[int]:
     """Append ``(kind, key, payload)`` events in one transaction; return their ids."""
+    with engine.begin() as conn:
+        return insert_events(conn, items, run_id=run_id, at=at, user=user)
+
+
+def insert_events(
+    conn: Connection,
+    items: Iterable[tuple[str, str | None, Any]],
+    *,
+    run_id: str | None = None,
+    at: float | None = None,
+    user: str | None = None,
+) -> list[int]:
+    """Append events within the caller's transaction (with the change they describe)."""
     when = time.time() if at is None else at
     who = user if user is not None else _os_user()
     ids = []
-    with engine.begin() as conn:
-        for kind, key, payload in items:
-            row = {
-                "at": when,
-                "kind": kind,
-                "key": key,
-                "run_id": run_id,
-                "user": who,
-                "payload": json.dumps(payload, sort_keys=True) if payload is not None else None,
-            }
-            ids.append(conn.execute(insert(t.events), row).inserted_primary_key[0])
+    for kind, key, payload in items:
+        row = {
+            "at": when,
+            "kind": kind,
+            "key": key,
+            "run_id": run_id,
+            "user": who,
+            "payload": json.dumps(payload, sort_keys=True, default=str)
+            if payload is not None
+            else None,
+        }
+        ids.append(conn.execute(insert(t.events), row).inserted_primary_key[0])
     return ids
 
 
