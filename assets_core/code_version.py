@@ -97,21 +97,13 @@ class _ModuleIndex:
     by_line: dict[int, ast.FunctionDef | ast.AsyncFunctionDef]
     top: dict[str, ast.AST]
     imports: dict[str, tuple[str, str]]  # local name -> (module, attribute) for `from m import a`
-    dumps: dict[int, str]
+    texts: dict[int, str]
 
-    def dump(self, node: ast.AST, *, drop_decorators: bool = False) -> str:
-        cache_key = id(node) * 2 + drop_decorators
-        got = self.dumps.get(cache_key)
+    def text(self, node: ast.AST) -> str:
+        """``node``'s normalized source (see :func:`normalized`), computed once per node."""
+        got = self.texts.get(id(node))
         if got is None:
-            if drop_decorators and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                saved, node.decorator_list = node.decorator_list, []
-                try:
-                    got = ast.dump(node, annotate_fields=False)
-                finally:
-                    node.decorator_list = saved
-            else:
-                got = ast.dump(node, annotate_fields=False)
-            self.dumps[cache_key] = got
+            got = self.texts[id(node)] = normalized(node)
         return got
 
 
@@ -130,8 +122,8 @@ class Fingerprinter:
         self._probes: dict[str, Probe] = {}
         self._checked: set[str] = set()
         self._abs: dict[str, str] = {}
-        # the normalized node behind each part digest, for provenance (code_sources)
-        self.nodes: dict[str, ast.AST] = {}
+        # the normalized source behind each part digest, for provenance (code_sources)
+        self.texts: dict[str, str] = {}
         self._functions: dict[tuple[Any, bool], tuple[CodePart, ast.AST | None, Any]] = {}
 
     # -- public -------------------------------------------------------------------------
@@ -202,7 +194,7 @@ class Fingerprinter:
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 for a in node.names:
                     imports[a.asname or a.name] = (node.module, a.name)
-        idx = _ModuleIndex(tree=tree, by_line=by_line, top=top, imports=imports, dumps={})
+        idx = _ModuleIndex(tree=tree, by_line=by_line, top=top, imports=imports, texts={})
         self._files[filename] = idx
         return idx
 
@@ -247,11 +239,12 @@ class Fingerprinter:
             parts[name] = part
             self._functions[memo_key] = (part, None, None)
             return part
-        part = CodePart(name, self._rel(code.co_filename), digest(_dump(node, top)))
-        parts[name] = part
         if top:  # an asset's decorator arguments are not how it computes
             node.decorator_list = []
-        self.nodes[part.digest] = node
+        text = normalized(node)
+        part = CodePart(name, self._rel(code.co_filename), digest(text))
+        parts[name] = part
+        self.texts[part.digest] = text
         self._functions[memo_key] = (part, node, idx)
         self._follow(node, fn.__globals__, idx, parts)
         return part
@@ -302,8 +295,9 @@ class Fingerprinter:
             cnode = idx.top.get(value.__name__) if idx else None
             if qual in parts or idx is None or cnode is None:
                 return
-            parts[qual] = CodePart(qual, self._rel(file), digest(idx.dump(cnode)))  # type: ignore[arg-type]
-            self.nodes[parts[qual].digest] = cnode
+            text = idx.text(cnode)
+            parts[qual] = CodePart(qual, self._rel(file), digest(text))  # type: ignore[arg-type]
+            self.texts[parts[qual].digest] = text
             self._probes[qual] = ("c", value.__module__, value.__qualname__, file_stamp(file))  # type: ignore[arg-type]
             self._follow(cnode, mod.__dict__, idx, parts)
         elif isinstance(value, _CONST_TYPES):
@@ -334,8 +328,9 @@ class Fingerprinter:
             return
         qual = f"{modname}.{name}"
         if qual not in parts:
-            parts[qual] = CodePart(qual, self._rel(file), digest(idx.dump(node)))
-            self.nodes[parts[qual].digest] = node
+            text = idx.text(node)
+            parts[qual] = CodePart(qual, self._rel(file), digest(text))
+            self.texts[parts[qual].digest] = text
             self._probes[qual] = ("v", str(modname), name, _value_stamp(env.get(name)))
             self._follow(node, env, idx, parts)
 
@@ -478,14 +473,10 @@ def _last_line(code: Any) -> int:
     return last
 
 
-def _dump(node: ast.FunctionDef | ast.AsyncFunctionDef, drop_decorators: bool) -> str:
-    if not drop_decorators:
-        return ast.dump(node, annotate_fields=False)
-    saved, node.decorator_list = node.decorator_list, []
-    try:
-        return ast.dump(node, annotate_fields=False)
-    finally:
-        node.decorator_list = saved
+def normalized(node: ast.AST) -> str:
+    """The text a part's digest is computed from: its AST (docstrings already removed)
+    written back as source, so comments, layout and quoting style do not count."""
+    return ast.unparse(node)
 
 
 def diff_parts(old: Mapping[str, list[str]] | None, new: Mapping[str, list[str]]) -> list[str]:

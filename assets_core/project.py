@@ -204,7 +204,7 @@ class Project:
         self.graph = graph
         self.code_versions = code_versions
         self._check_versions: dict[str, CodeVersion] | None = None
-        self.code_nodes: dict[str, Any] = {}
+        self.code_texts: dict[str, str] = {}
 
     @property
     def check_versions(self) -> dict[str, CodeVersion]:
@@ -230,11 +230,11 @@ class Project:
             modules = import_modules(config.root, config.modules)
             defs = _sql_definitions(config, collect(modules))
             graph = Graph.build(defs, collect_checks(modules))
-            versions, nodes = _code_versions(config, graph)
+            versions, texts = _code_versions(config, graph)
         project = cls(config, graph, versions)
         # normalized code of the parts fingerprinted in this load, by digest: provenance
         # stores their text without parsing the files again
-        project.code_nodes = nodes
+        project.code_texts = texts
         return project
 
     def definitions_snapshot(self) -> dict[str, Any]:
@@ -279,12 +279,12 @@ def _sql_definitions(config: ProjectConfig, defs: list[Definition]) -> list[Defi
 
 
 # -- code versions, cached by the content of the files they came from -------------------
-_CACHE_NAME = "code_versions.v3.pickle"
+_CACHE_NAME = "code_versions.v4.pickle"
 
 
 def _code_versions(
     config: ProjectConfig, graph: Graph
-) -> tuple[dict[str, CodeVersion], dict[str, Any]]:
+) -> tuple[dict[str, CodeVersion], dict[str, str]]:
     """Code version of every asset, reusing last load's result where nothing changed.
 
     A cached version holds when the files it came from are byte-identical, or else
@@ -354,7 +354,7 @@ def _code_versions(
         used = {f for entry in fresh.values() for f in entry[0]}
         body = {"stamps": {f: stamps[f] for f in used}, "entries": _shared(fresh)}
         _write_atomic(cache_path, pickle.dumps(body, protocol=5))
-    return out, (fp.nodes if fp is not None else {})
+    return out, (fp.texts if fp is not None else {})
 
 
 def _shared(entries: dict[str, Any]) -> dict[str, Any]:

@@ -7,8 +7,9 @@ digest, written the first time a run uses it), the data version of every input,
 the run, timings and the results of its checks.
 
 The normalized source is the part's AST with docstrings removed (and, for the
-asset function, its decorators), unparsed: the very text its digest was computed
-from, so comments and formatting are not part of it.
+asset function, its decorators), unparsed: the very text whose hash is the part's
+digest, so comments and formatting are not part of it, and anyone can check that
+the text shown is the code that was fingerprinted.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import insert, or_, select
 
 from assets_core.catalog import schema as t
-from assets_core.code_version import _function_node, _strip_docstrings, digest
+from assets_core.code_version import _function_node, _strip_docstrings, digest, normalized
 from assets_core.errors import AssetsError
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def _candidates(tree: ast.Module, name: str) -> Iterator[ast.AST]:
 
 
 def _text_if(node: ast.AST, wanted: str, *, top: bool = False) -> str | None:
-    """``node`` unparsed when its digest (with or without decorators) is ``wanted``.
+    """``node``'s normalized text when its digest (with or without decorators) is ``wanted``.
 
     An asset's own function (``top``) is fingerprinted without its decorators: try that first.
     """
@@ -67,8 +68,9 @@ def _text_if(node: ast.AST, wanted: str, *, top: bool = False) -> str | None:
         if drop:
             node.decorator_list = []  # type: ignore[attr-defined]
         try:
-            if digest(ast.dump(node, annotate_fields=False)) == wanted:
-                return ast.unparse(node)
+            text = normalized(node)
+            if digest(text) == wanted:
+                return text
         finally:
             if drop:
                 node.decorator_list = decorators  # type: ignore[attr-defined]
@@ -138,8 +140,8 @@ def record_code_sources(project: Project, catalog: Catalog, keys: Iterable[str])
                 wanted.pop(dig, None)
     if not wanted:
         return 0
-    nodes = project.code_nodes
-    texts = {dig: ast.unparse(nodes[dig]) for dig in wanted if dig in nodes}
+    known = project.code_texts
+    texts = {dig: known[dig] for dig in wanted if dig in known}
     if len(texts) < len(wanted):  # fingerprints came from the cache
         # an asset's own function: parse just its lines
         for key in keys_list:
