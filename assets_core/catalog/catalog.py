@@ -95,6 +95,24 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+_STATE_COLUMNS = (
+    "key",
+    "data_version",
+    "code_version",
+    "code_parts",
+    "input_versions",
+    "value_ref",
+    "published_at",
+    "last_status",
+    "last_attempt_at",
+    "materialization_id",
+    "checks_version",
+    "checks_parts",
+    "checks_status",
+)  # in AssetState's order
+_STATE_SQL = f"SELECT {', '.join(_STATE_COLUMNS)} FROM asset_state"
+
+
 class Catalog:
     """A connection to the catalog database."""
 
@@ -240,27 +258,22 @@ class Catalog:
     @staticmethod
     def _state_query() -> Any:
         a = t.asset_state.c
-        return select(
-            a.key,
-            a.data_version,
-            a.code_version,
-            a.code_parts,
-            a.input_versions,
-            a.value_ref,
-            a.published_at,
-            a.last_status,
-            a.last_attempt_at,
-            a.materialization_id,
-            a.checks_version,
-            a.checks_parts,
-            a.checks_status,
-        )
+        return select(*(a[c] for c in _STATE_COLUMNS))
 
     def state(self) -> CatalogState:
         """Everything the planner needs, in one query per table."""
         with self.engine.connect() as conn:
-            rows = conn.execute(self._state_query()).all()
-            srcs = conn.execute(select(t.source_state.c.key, t.source_state.c.version)).all()
+            if self.engine.dialect.name in ("sqlite", "postgresql"):
+                # read by every plan: plain SQL on the driver's cursor, nothing to compile
+                cur = conn.connection.cursor()
+                cur.execute(_STATE_SQL)
+                rows = cur.fetchall()
+                cur.execute("SELECT key, version FROM source_state")
+                srcs = cur.fetchall()
+                cur.close()
+            else:
+                rows = conn.execute(self._state_query()).all()
+                srcs = conn.execute(select(t.source_state.c.key, t.source_state.c.version)).all()
         return CatalogState(
             assets={r[0]: AssetState._make(r) for r in rows},
             sources={k: v for k, v in srcs},

@@ -65,7 +65,7 @@ class SchemaVersion:
 
 def read_version(conn: Connection) -> SchemaVersion:
     """The schema version of the catalog behind ``conn``."""
-    names = set(inspect(conn).get_table_names())
+    names = _table_names(conn)
     if VERSION_TABLE in names:
         v = conn.execute(select(version_table.c.version_num)).scalar()
         return SchemaVersion(int(v) if v and v.isdigit() else -1, True)
@@ -73,6 +73,13 @@ def read_version(conn: Connection) -> SchemaVersion:
         v = conn.execute(select(t.meta.c.value).where(t.meta.c.name == "schema_version")).scalar()
         return SchemaVersion(int(v) if v and v.isdigit() else -1, False)
     return SchemaVersion(None, False)
+
+
+def _table_names(conn: Connection) -> set[str]:
+    if conn.dialect.name == "sqlite":  # read at every open: skip the inspector's reflection
+        rows = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {name for (name,) in rows}
+    return set(inspect(conn).get_table_names())
 
 
 def add_missing(conn: Connection, target: MetaData) -> None:
