@@ -14,8 +14,12 @@ from collections.abc import Callable
 from typing import Any
 
 from assets_core.checks.definition import BuiltinCheck, CheckResult
+from assets_core.checks.fast_paths import dense_duplicated, numpy_or_none
 
 SAMPLE_SIZE = 5
+# accepted_values with at most this many string values compares each value on polars:
+# several times faster than is_in (a hash per row), and the same answer
+FEW_VALUES = 4
 
 _FAMILIES = {
     "int": ("int", "uint"),
@@ -92,6 +96,32 @@ def _pd_mask(spec: BuiltinCheck, df: Any, other: Any) -> Any:
     raise ValueError(spec.kind)
 
 
+def _pd_all_pass(spec: BuiltinCheck, df: Any) -> bool:
+    """An exact answer for the usual, passing case without a mask over every row.
+
+    ``duplicated(keep="first").any()`` costs about 60% of the ``keep=False`` mask.
+    """
+    cols = list(spec.columns)
+    if spec.kind == "not_null":
+        return not df[cols].isna().to_numpy().any()
+    if spec.kind == "unique":
+        return not df.duplicated(subset=cols).any()
+    return False
+
+
+def _pd_int_keys(df: Any, column: str) -> Any | None:
+    """``column`` as a numpy integer array, or None when it is not integer or has nulls."""
+    import pandas as pd
+
+    s = df[column]
+    if not pd.api.types.is_integer_dtype(s.dtype):
+        return None
+    own = getattr(s.dtype, "numpy_dtype", None)  # nullable Int64, int64[pyarrow]
+    if own is None:
+        return s.to_numpy()  # a numpy integer column cannot hold a null
+    return None if s.isna().any() else s.to_numpy(dtype=own)
+
+
 def _pd_sample(df: Any, mask: Any) -> list[dict[str, Any]]:
     rows = df[mask].head(SAMPLE_SIZE).to_dict(orient="records")
     return [{str(k): _jsonable(v) for k, v in r.items()} for r in rows]
@@ -108,7 +138,12 @@ def _pl_mask(spec: BuiltinCheck, df: Any, other: Any) -> Any:
         expr = pl.struct(cols).is_duplicated() if len(cols) > 1 else pl.col(cols[0]).is_duplicated()
     elif spec.kind == "accepted_values":
         c = pl.col(cols[0])
-        expr = c.is_not_null() & ~c.is_in(list(spec.values))
+        values = list(spec.values)
+        few_strings = 0 < len(values) <= FEW_VALUES and all(isinstance(v, str) for v in values)
+        if few_strings and df.schema[cols[0]] == pl.String:
+            expr = c.is_not_null() & ~pl.any_horizontal([c == v for v in values])
+        else:
+            expr = c.is_not_null() & ~c.is_in(values)
     elif spec.kind == "relationships":
         c = pl.col(cols[0])
         expr = c.is_not_null() & ~c.is_in(_values_of(other, spec.field))
@@ -133,6 +168,28 @@ def _pl_all_pass(spec: BuiltinCheck, df: Any) -> bool:
     if spec.kind == "unique" and len(spec.columns) == 1:
         return df.get_column(spec.columns[0]).n_unique() == df.height
     return False
+
+
+def _pl_int_keys(df: Any, column: str) -> Any | None:
+    """``column`` as a numpy integer array, or None when it is not integer or has nulls."""
+    s = df.get_column(column)
+    # numpy has no 128-bit integers
+    if not s.dtype.is_integer() or str(s.dtype).endswith("128") or s.null_count():
+        return None
+    return None if numpy_or_none() is None else s.to_numpy()
+
+
+def _dense_unique_mask(spec: BuiltinCheck, df: Any, kind: str) -> Any | None:
+    """The failing-row mask of a one-column ``unique`` on dense integer keys, else None."""
+    if spec.kind != "unique" or len(spec.columns) != 1:
+        return None
+    keys = (_pd_int_keys if kind == "pandas" else _pl_int_keys)(df, spec.columns[0])
+    mask = None if keys is None else dense_duplicated(keys)
+    if mask is None or kind == "pandas" or not mask.any():
+        return mask
+    import polars as pl
+
+    return pl.Series("_failing", mask)  # polars filters by a Series
 
 
 def _pl_sample(df: Any, mask: Any) -> list[dict[str, Any]]:
@@ -224,12 +281,14 @@ def run_builtin(
             failing_rows=0 if ok else 1,
         )
     _need(spec.columns, available)
-    if kind == "polars" and _pl_all_pass(spec, df):
-        return CheckResult(
-            passed=True, description=f"all {n} rows pass", metadata={"rows": n}, failing_rows=0
-        )
-    compute: Callable[..., Any] = _pd_mask if kind == "pandas" else _pl_mask
-    mask = compute(spec, df, other)
+    mask = _dense_unique_mask(spec, df, kind)
+    if mask is None:
+        if (_pd_all_pass if kind == "pandas" else _pl_all_pass)(spec, df):
+            return CheckResult(
+                passed=True, description=f"all {n} rows pass", metadata={"rows": n}, failing_rows=0
+            )
+        compute: Callable[..., Any] = _pd_mask if kind == "pandas" else _pl_mask
+        mask = compute(spec, df, other)
     failing = int(mask.sum())
     sample = (_pd_sample if kind == "pandas" else _pl_sample)(df, mask) if failing else []
     return CheckResult(
