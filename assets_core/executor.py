@@ -15,17 +15,22 @@ from __future__ import annotations
 
 import copy
 import time
-import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 from assets_core import collector
 from assets_core.catalog import AssetState, Catalog, CatalogState, Record
 from assets_core.checks.runner import CheckOutcome, redact_samples, run_checks
 from assets_core.errors import AssetsError
-from assets_core.executors.attempt import NO_VALUE, Outcome, Task, load_value, portable_to_outcome
+from assets_core.executors.attempt import (
+    NO_VALUE,
+    Outcome,
+    Task,
+    load_value,
+    portable_to_outcome,
+    user_traceback,
+)
 from assets_core.planner import Plan, Step, plan, reasons_json, still_needed
 from assets_core.project import Project
 from assets_core.run_observers import run_observers
@@ -144,15 +149,6 @@ def _make_plan(
     return the_plan
 
 
-def user_traceback(exc: BaseException) -> str:
-    """``exc``'s traceback without assets-core's own frames."""
-    here = str(Path(__file__).resolve().parent)
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(here)]
-    return "".join(
-        traceback.format_list(frames) + traceback.format_exception_only(type(exc), exc)
-    ).rstrip()
-
-
 def execute(
     project: Project,
     the_plan: Plan,
@@ -208,7 +204,7 @@ def _execute(
     listeners = [x for x in (listener, *observers) if x is not None]
     scheduler = Scheduler(run, backend or InProcess(), listeners, results, wait=wait)
     try:
-        with catalog.group_commit():
+        with catalog.group_commit(before_commit=run.store.wait_synced):
             scheduler.run_all()
     except BaseException:
         run.close()
@@ -323,6 +319,7 @@ class _Run:
         return self._tables
 
     def close(self) -> None:
+        self.store.close()
         if self._tables is not None:
             self._tables.close()
 
@@ -473,6 +470,9 @@ class _Run:
             checks=tuple(outcomes),
         )
         res = self.finish(step, out, NO_VALUE)
+        # the engine committed the table already: record it now, not a group window later,
+        # so that a crash in between (the table new, its record lost) is as unlikely as can be
+        self.catalog.commit_pending()
         assert res is not None  # a success is never retried
         return res
 
@@ -506,6 +506,11 @@ class _Run:
         if blocking and prev is not None and out.data_version == prev.data_version:
             # the new value is the published one: it is that version which now fails
             return self._record_published_audit(key, outcomes, out.started)
+        if not out.synced:  # on disk before the record that points at it commits
+            if self.catalog.grouped:
+                self.store.sync_soon(out.ref)
+            else:
+                self.store.sync(out.ref)
         cv = self.project.code_versions[key]
         chv = self.project.check_versions.get(key)
         status = "quarantined" if blocking else "success"

@@ -6,6 +6,13 @@ the same version in any process, and versions sit side by side. A file is
 written to a temporary name, fsynced and renamed; nothing points at it until the
 catalog publishes it. Small pickled values live inline in the catalog and are
 published in the same transaction as their record.
+
+A local worker process writes without waiting for the disk (``sync_writes =
+False``): the run that publishes the value fsyncs it (:meth:`FileStore.sync_soon`,
+in background threads) and commits the record that publishes it only once that is
+done (:meth:`FileStore.wait_synced`, called before each commit of the run's
+records), so a published value is on disk all the same, while the worker goes on
+to its next attempt and the run to its next record.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import io
 import os
 import pickle
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +92,11 @@ class FileStore:
         self._prefetched: dict[str, bytes] = {}
         # values up to this size are kept in the catalog; 0 writes every value to a file
         self.inline_limit = INLINE_LIMIT
+        # False: written files are not fsynced here; whoever publishes them calls sync()
+        self.sync_writes = True
+        self._syncer: Any = None  # a thread pool for sync_soon(), started when first used
+        self._syncing: list[Any] = []
+        self._syncing_lock = threading.Lock()
 
     def prefetch(self, refs: list[str]) -> None:
         """Read the inline values among ``refs`` in one go, for the loads that follow."""
@@ -124,16 +137,47 @@ class FileStore:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()
-                os.fsync(f.fileno())
+                if self.sync_writes:
+                    os.fsync(f.fileno())
             os.replace(tmp, final)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        dfd = os.open(final.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        if self.sync_writes:
+            _fsync_path(final.parent)
+
+    def sync(self, ref: str | None) -> None:
+        """Make the file behind ``ref`` (and its name) durable: before publishing a value
+        that a store with ``sync_writes = False`` wrote."""
+        path = self.path_of(ref) if ref else None
+        if path is None or not path.exists():  # inline values are in the catalog's transaction
+            return
+        _fsync_path(path)
+        _fsync_path(path.parent)
+
+    def sync_soon(self, ref: str | None) -> None:
+        """Start :meth:`sync` of ``ref`` in a background thread; :meth:`wait_synced` waits
+        for it. The run records the value meanwhile and waits before that record commits."""
+        if self._syncer is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._syncer = ThreadPoolExecutor(4, thread_name_prefix="assets-fsync")
+        fut = self._syncer.submit(self.sync, ref)
+        with self._syncing_lock:
+            self._syncing.append(fut)
+
+    def wait_synced(self) -> None:
+        """Wait until every :meth:`sync_soon` so far is done (raises what one raised)."""
+        with self._syncing_lock:
+            pending, self._syncing = self._syncing, []
+        for fut in pending:
+            fut.result()
+
+    def close(self) -> None:
+        if self._syncer is not None:
+            self.wait_synced()
+            self._syncer.shutdown()
+            self._syncer = None
 
     def load(self, key: str, ref: str) -> Any:
         fmt, _, loc = ref.partition(":")
@@ -166,3 +210,11 @@ class FileStore:
     def path_of(self, ref: str) -> Path | None:
         fmt, _, loc = ref.partition(":")
         return None if fmt == "blob" else self.root / loc
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

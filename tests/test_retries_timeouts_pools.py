@@ -11,6 +11,7 @@ from assets_core import Retry, asset
 from assets_core.errors import DefinitionError
 
 WORKERS = ("--workers", "3")
+DASK = ("--executor", "dask", "--workers", "2")
 
 
 def test_backoff_grows_exponentially_up_to_the_maximum():
@@ -104,7 +105,7 @@ def after(flaky):
 """
 
 
-@pytest.mark.parametrize("args", [(), WORKERS], ids=["inprocess", "processes"])
+@pytest.mark.parametrize("args", [(), WORKERS, DASK], ids=["inprocess", "processes", "dask"])
 def test_each_attempt_is_recorded_and_only_listed_errors_are_retried(
     args, make_project, cli_json, catalog_rows
 ):
@@ -151,7 +152,7 @@ def quick():
 """
 
 
-@pytest.mark.parametrize("args", [(), WORKERS], ids=["inprocess", "processes"])
+@pytest.mark.parametrize("args", [(), WORKERS, DASK], ids=["inprocess", "processes", "dask"])
 def test_a_timeout_stops_the_attempt_and_records_timed_out(
     args, make_project, cli_json, catalog_rows
 ):
@@ -201,15 +202,17 @@ def _most_at_once(catalog_rows, root) -> int:
     return max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
 
 
-def test_a_pool_of_one_runs_its_assets_one_at_a_time(make_project, cli_json, catalog_rows):
+@pytest.mark.parametrize("args", [WORKERS, DASK], ids=["processes", "dask"])
+def test_a_pool_of_one_runs_its_assets_one_at_a_time(args, make_project, cli_json, catalog_rows):
     root = _pooled_project(make_project, 1)
-    cli_json(root, "materialize", "--json", *WORKERS)
+    cli_json(root, "materialize", "--json", *args)
     assert _most_at_once(catalog_rows, root) == 1
 
 
-def test_a_pool_of_two_runs_at_most_two_at_once(make_project, cli_json, catalog_rows):
+@pytest.mark.parametrize("args", [WORKERS, DASK], ids=["processes", "dask"])
+def test_a_pool_of_two_runs_at_most_two_at_once(args, make_project, cli_json, catalog_rows):
     root = _pooled_project(make_project, 2)
-    cli_json(root, "materialize", "--json", *WORKERS)
+    cli_json(root, "materialize", "--json", *args)
     assert _most_at_once(catalog_rows, root) == 2
 
 
@@ -222,3 +225,36 @@ def test_an_asset_in_an_undeclared_pool_is_a_clear_error(make_project, run_cli):
     assert "asset x runs in pool 'gpu'" in proc.stderr
     assert "defs.py:3" in proc.stderr
     assert "[tool.assets.pools]" in proc.stderr
+
+
+DYING = """
+import os
+from assets_core import asset
+
+@asset
+def dies():
+    os._exit(3)
+
+@asset
+def after_dies(dies):
+    return 1
+
+{others}
+"""
+
+
+def test_a_worker_that_dies_fails_its_asset_and_what_was_queued_behind_it_still_runs(
+    make_project, cli_json
+):
+    others = "\n".join(f"@asset\ndef other_{i}():\n    return {i}\n" for i in range(4))
+    root = make_project({"defs.py": DYING.format(others=others)})
+    # one worker: the attempts sent after the one that kills it wait in its pipe
+    out = cli_json(root, "materialize", "--json", "--executor", "processes", "--workers", "1",
+                   expect=1)  # fmt: skip
+    steps = {s["key"]: s for s in out["steps"]}
+    assert steps["dies"]["status"] == "failed"
+    assert steps["dies"]["error"] == "the worker process running dies exited (3)"
+    assert steps["after_dies"]["reason"] == "upstream_failed: dies"
+    assert {k: steps[f"other_{k}"]["status"] for k in range(4)} == dict.fromkeys(
+        range(4), "success"
+    )

@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,16 +132,19 @@ class Catalog:
         return self._record_statements
 
     @contextmanager
-    def group_commit(self, window_s: float = 0.02) -> Iterator[None]:
+    def group_commit(
+        self, window_s: float = 0.02, before_commit: Callable[[], None] | None = None
+    ) -> Iterator[None]:
         """Within this block, records share transactions of at most ``window_s`` seconds.
 
         Each transaction is still short and atomic, and is committed at the latest
         ``window_s`` after it opened (by a timer when the run is busy in user code), so
         other readers see progress promptly. A crash loses at most the records of the
-        last window, whose values were staged but never published.
+        last window, whose values were staged but never published. ``before_commit``
+        is called before each commit (the run waits there for its values' fsyncs).
         """
         conn = self.writer.connect()
-        group = _Group(conn, window_s)
+        group = _Group(conn, window_s, before_commit)
         self._group = group
         flusher = threading.Thread(
             target=group.run_flusher, name="assets-group-commit", daemon=True
@@ -156,9 +159,14 @@ class Catalog:
             with group.lock:
                 try:
                     if conn.in_transaction():
-                        conn.commit()
+                        group.commit()
                 finally:
                     conn.close()
+
+    @property
+    def grouped(self) -> bool:
+        """Are records held in a :meth:`group_commit` transaction now?"""
+        return self._group is not None
 
     def commit_pending(self) -> None:
         """Commit the records a :meth:`group_commit` block holds, so other readers see them."""
@@ -174,6 +182,8 @@ class Catalog:
                 yield conn
             return
         with group.lock:
+            if group.failed is not None:
+                raise group.failed
             conn = group.conn
             if not conn.in_transaction():
                 conn.begin()
@@ -184,7 +194,7 @@ class Catalog:
                 conn.rollback()
                 raise
             if time.perf_counter() - group.opened >= group.window_s:
-                conn.commit()
+                group.commit()
 
     # -- opening ------------------------------------------------------------------------
     @classmethod
@@ -566,15 +576,32 @@ class Catalog:
 class _Group:
     conn: Any
     window_s: float
+    before_commit: Callable[[], None] | None = None
     opened: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
     stop: threading.Event = field(default_factory=threading.Event)
+    failed: BaseException | None = None  # before_commit raised: the records were dropped
+
+    def commit(self) -> None:
+        """Commit the open transaction (the caller holds the lock).
+
+        When ``before_commit`` fails (a value could not be fsynced), the transaction is
+        rolled back, as a crash would have left it, and the next record raises.
+        """
+        if self.before_commit is not None:
+            try:
+                self.before_commit()
+            except BaseException as e:
+                self.conn.rollback()
+                self.failed = e
+                raise
+        self.conn.commit()
 
     def flush(self) -> None:
         """Commit the open transaction (also from the flusher, while user code runs)."""
         with self.lock:
             if self.conn.in_transaction() and not self.conn.closed:
-                self.conn.commit()
+                self.commit()
 
     def run_flusher(self) -> None:
         """One thread per group: commit any transaction open for longer than the window."""
@@ -585,7 +612,7 @@ class _Group:
                     and not self.conn.closed
                     and time.perf_counter() - self.opened >= self.window_s
                 ):
-                    self.conn.commit()
+                    self.commit()
 
 
 def _os_user() -> str:

@@ -11,6 +11,12 @@ A run renews its leases while it works (:meth:`Leases.renew`); a lease whose run
 stopped renewing it expires after ``ttl_s``, and one whose process is gone from
 this host is taken over at once.
 
+Pools (``[tool.assets.pools] warehouse = 2``) hold across runs the same way: a pool
+of N has N slots, each a lease row keyed ``pool:warehouse#0`` .. ``#N-1`` (no asset
+key can look like that). A run takes a free slot before it starts an asset of the
+pool and gives it back when the attempt ends (:meth:`Leases.take_slot`,
+:meth:`Leases.release_slot`); slots of a dead run expire like its other leases.
+
 How racing transactions are kept apart: on SQLite every write transaction is
 ``BEGIN IMMEDIATE`` (one writer at a time, others wait up to the busy timeout);
 on PostgreSQL existing lease rows are locked with ``SELECT ... FOR UPDATE`` and
@@ -64,6 +70,11 @@ def _insert_free(dialect: str) -> Any:
     else:
         return None
     return dinsert(_L).on_conflict_do_nothing(index_elements=["key"])
+
+
+def slot_key(pool: str, i: int) -> str:
+    """The lease key of slot ``i`` of ``pool``."""
+    return f"pool:{pool}#{i}"
 
 
 class Leases:
@@ -140,6 +151,48 @@ class Leases:
                     conn.execute(insert(_L).values(**r))
             except IntegrityError:  # the unique key was taken: another run holds it
                 continue
+
+    def take_slot(self, pool: str, size: int) -> str | None:
+        """Take a free slot of ``pool`` (which has ``size``); its lease key, or None when
+        live runs (this one included) hold them all."""
+        keys = [slot_key(pool, i) for i in range(size)]
+        self.catalog.commit_pending()  # this run's open records would hold the write lock
+        now = time.time()
+        with self.catalog.writer.begin() as conn:
+            q = select(_L).where(_L.c.key.in_(keys))
+            if self._dialect == "postgresql":
+                q = q.with_for_update()
+            current = {r.key: _holder(r) for r in conn.execute(q)}
+            row = {
+                "run_id": self.run_id,
+                "pid": self.pid,
+                "host": self.host,
+                "acquired_at": now,
+                "expires_at": now + self.ttl_s,
+            }
+            for key in keys:
+                h = current.get(key)
+                if h is None:
+                    self._insert_rows(conn, [{"key": key, **row}])
+                    got = conn.execute(select(_L.c.run_id).where(_L.c.key == key)).scalar()
+                    if got == self.run_id:
+                        return key
+                elif h.run_id != self.run_id and self._takeable(h, now):
+                    taken = conn.execute(
+                        update(_L)
+                        .where(_L.c.key == key, _L.c.run_id == h.run_id)
+                        .where(_L.c.expires_at == h.expires_at)
+                        .values(**row)
+                    ).rowcount
+                    if taken == 1:
+                        return key
+        return None
+
+    def release_slot(self, key: str) -> None:
+        """Give back a slot :meth:`take_slot` returned."""
+        self.catalog.commit_pending()
+        with self.catalog.writer.begin() as conn:
+            conn.execute(delete(_L).where(_L.c.key == key, _L.c.run_id == self.run_id))
 
     def renew(self) -> None:
         """Push the expiry of every lease this run holds ``ttl_s`` into the future."""

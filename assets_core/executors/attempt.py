@@ -14,6 +14,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,7 @@ class Outcome:
     checks: tuple[Any, ...] = ()
     error: str | None = None
     retryable: bool = False
+    synced: bool = True  # False: the file behind ``ref`` awaits its fsync by the publishing run
 
 
 class AttemptTimeout(BaseException):
@@ -64,6 +66,15 @@ class AttemptTimeout(BaseException):
 
     A BaseException, so that the user's ``except Exception`` does not swallow it.
     """
+
+
+def user_traceback(exc: BaseException) -> str:
+    """``exc``'s traceback without assets-core's own frames."""
+    here = str(Path(__file__).resolve().parents[1])
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(here)]
+    return "".join(
+        traceback.format_list(frames) + traceback.format_exception_only(type(exc), exc)
+    ).rstrip()
 
 
 def load_value(
@@ -105,8 +116,6 @@ def run_attempt(
     ``alarm``: enforce ``task.timeout_s`` with SIGALRM (the run's own process; worker
     processes are killed by the run instead).
     """
-    from assets_core.executor import user_traceback
-
     g = project.graph
     key = task.key
     d = g.defs[key]

@@ -2,45 +2,61 @@
 
 Without an address the run starts a ``LocalCluster`` of worker processes (one
 thread each) and stops it at the end; with one it connects to that scheduler.
-Each attempt is one Dask task. Like local worker processes, a Dask worker loads
-the project once (it must see the project folder at the same path, and reach the
-catalog and the store), reads inputs from the store and writes the value there;
-only the small :class:`~assets_core.executors.attempt.Outcome` goes through the
-scheduler. A timed-out attempt is stopped by restarting the worker that runs it.
+Like local worker processes, a Dask worker loads the project once (it must see
+the project folder at the same path, and reach the catalog and the store), reads
+inputs from the store and writes the value there; only the small
+:class:`~assets_core.executors.attempt.Outcome` goes through the scheduler.
+
+The scheduler's round trip per Dask task costs milliseconds, so the run keeps
+``AHEAD`` attempts per worker thread in flight and sends the attempts that are
+ready together as a few Dask tasks (up to ``BATCH_MAX`` attempts each, at least
+one task per thread), and gathers finished results in one call. An attempt with a
+timeout is sent alone, once a thread is free, so that its timeout (counted from
+when it was sent) is its own; a timed-out attempt is stopped by restarting the
+worker that runs it.
 
 Dask is imported here only, when this executor is used.
 """
 
 from __future__ import annotations
 
+import math
+import queue
 import time
 import uuid
+from collections import deque
 from typing import Any
 
 from assets_core.errors import MissingExtraError
 from assets_core.executors.attempt import NO_VALUE, Outcome, Task
 
-# per worker process: the loaded project for each (root, catalog, store)
-_CONTEXTS: dict[tuple[str, str, str], Any] = {}
+AHEAD = 4  # attempts in flight per worker thread, so that no thread waits for the run
+BATCH_MAX = 16  # attempts per Dask task at most
+
+# per worker process: the loaded project for each (root, catalog, store, sync)
+_CONTEXTS: dict[tuple[str, str, str, bool], Any] = {}
 
 
-def _context(root: str, catalog_url: str, store_path: str) -> Any:
+def _context(root: str, catalog_url: str, store_path: str, sync: bool) -> Any:
     from assets_core.executors.processes import WorkerContext
 
-    spec = (root, catalog_url, store_path)
+    spec = (root, catalog_url, store_path, sync)
     ctx = _CONTEXTS.get(spec)
     if ctx is None:
-        ctx = _CONTEXTS[spec] = WorkerContext(*spec)
+        ctx = _CONTEXTS[spec] = WorkerContext(root, catalog_url, store_path, sync=sync)
     return ctx
 
 
-def _preload(root: str, catalog_url: str, store_path: str) -> None:
-    _context(root, catalog_url, store_path)
+def _preload(root: str, catalog_url: str, store_path: str, sync: bool) -> None:
+    _context(root, catalog_url, store_path, sync)
 
 
-def dask_attempt(root: str, catalog_url: str, store_path: str, task: Task) -> Outcome:
-    """The Dask task: one attempt at ``task.key`` on whichever worker runs it."""
-    return _context(root, catalog_url, store_path).attempt(task)
+def dask_attempts(
+    root: str, catalog_url: str, store_path: str, sync: bool, tasks: list[Task]
+) -> list[Outcome]:
+    """The Dask task: attempts at ``tasks``, one after the other, on whichever worker runs it."""
+    ctx = _context(root, catalog_url, store_path, sync)
+    return [ctx.attempt(t) for t in tasks]
 
 
 class DaskCluster:
@@ -52,8 +68,12 @@ class DaskCluster:
         self.workers = workers
         self.client: Any = None
         self.cluster: Any = None
-        self.futures: dict[Any, Task] = {}
+        self.futures: dict[Any, list[Task]] = {}  # submitted Dask task -> its attempts
+        self.where: dict[str, Any] = {}  # key -> the future of its attempt
+        self.buffered: list[Task] = []  # submitted by the run, not yet sent
+        self.held: deque[Task] = deque()  # attempts with a timeout, waiting for a free thread
         self.submitted: dict[str, float] = {}
+        self.done: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.slots = 1
 
     def start(self, run: Any) -> None:
@@ -76,46 +96,92 @@ class DaskCluster:
             self.client = Client(self.cluster)
         self.slots = max(1, sum(self.client.nthreads().values()))
         config = run.project.config
-        self.spec = (str(config.root), run.catalog.url, str(config.store_path))
+        # a local cluster shares this machine's disk: the run fsyncs what it publishes
+        sync = self.cluster is None
+        self.spec = (str(config.root), run.catalog.url, str(config.store_path), sync)
         # every worker loads the project now, so that an attempt's time is its own
         self.client.run(_preload, *self.spec)
 
     def free(self) -> int:
-        return self.slots - len(self.futures)
+        if self.held:  # let the threads drain, so that a timed attempt starts when sent
+            return 0
+        return self.slots * AHEAD - len(self.where) - len(self.buffered)
 
     def submit(self, task: Task) -> None:
-        name = f"{task.key}#{task.attempt}-{uuid.uuid4().hex[:8]}"
-        fut = self.client.submit(dask_attempt, *self.spec, task, key=name, pure=False)
-        self.futures[fut] = task
-        self.submitted[task.key] = time.time()
+        # an attempt with a timeout goes alone, and only to a free thread: its timeout
+        # counts from when it was sent
+        (self.held if task.timeout_s is not None else self.buffered).append(task)
+
+    def _send(self) -> None:
+        while self.held and len(self.futures) < self.slots:
+            self._submit([self.held.popleft()])
+        tasks, self.buffered = self.buffered, []
+        if not tasks:
+            return
+        # at least one Dask task per thread, several attempts in each when many are ready
+        size = max(1, min(BATCH_MAX, math.ceil(len(tasks) / self.slots)))
+        for n in range(0, len(tasks), size):
+            self._submit(tasks[n : n + size])
+
+    def _submit(self, tasks: list[Task]) -> None:
+        t = tasks[0]
+        name = f"{t.key}#{t.attempt}+{len(tasks) - 1}-{uuid.uuid4().hex[:8]}"
+        fut = self.client.submit(dask_attempts, *self.spec, tasks, key=name, pure=False)
+        self.futures[fut] = tasks
+        now = time.time()
+        for t in tasks:
+            self.where[t.key] = fut
+            self.submitted[t.key] = now
+        fut.add_done_callback(self.done.put)  # called in the client's thread
 
     def wait(self, timeout: float | None) -> list[tuple[Outcome, Any]]:
-        from dask.distributed import wait
-
+        self._send()
         try:
-            done, _ = wait(list(self.futures), timeout=timeout, return_when="FIRST_COMPLETED")
-        except TimeoutError:
+            first = self.done.get(timeout=timeout)
+        except queue.Empty:
             return []
-        out = []
-        for fut in done:
-            task = self.futures.pop(fut)
+        done = [first]
+        while True:
             try:
-                outcome = fut.result()
-            except Exception as e:  # the task died with its worker, or Dask refused it
-                now = time.time()
-                msg = f"the Dask task running {task.key} failed: {type(e).__name__}: {e}"
-                outcome = Outcome(task.key, task.attempt, "failed", now, now, error=msg)
-            out.append((outcome, NO_VALUE))
+                done.append(self.done.get_nowait())
+            except queue.Empty:
+                break
+        done = [f for f in done if f in self.futures]  # not given up on (killed)
+        finished = [f for f in done if f.status == "finished"]
+        results = self.client.gather(finished, errors="skip") if finished else []
+        out: list[tuple[Outcome, Any]] = []
+        for fut, outcomes in zip(finished, results, strict=True):
+            self._forget(fut)
+            out.extend((o, NO_VALUE) for o in outcomes)
+        for fut in done:
+            if fut not in self.futures:
+                continue
+            tasks = self._forget(fut)
+            try:
+                err = fut.exception()
+            except Exception as e:  # cancelled, or lost with its worker
+                err = e
+            now = time.time()
+            for t in tasks:
+                msg = f"the Dask task running {t.key} failed: {type(err).__name__}: {err}"
+                out.append((Outcome(t.key, t.attempt, "failed", now, now, error=msg), NO_VALUE))
         return out
+
+    def _forget(self, fut: Any) -> list[Task]:
+        tasks = self.futures.pop(fut)
+        for t in tasks:
+            self.where.pop(t.key, None)
+            self.submitted.pop(t.key, None)
+        return tasks
 
     def began(self, key: str) -> float | None:
         return self.submitted.get(key)
 
     def kill(self, key: str) -> bool:
-        fut = next((f for f, t in self.futures.items() if t.key == key), None)
+        fut = self.where.get(key)
         if fut is None:
             return False
-        del self.futures[fut]
+        self._forget(fut)  # alone in its Dask task: it was sent with a timeout
         processing = self.client.processing()  # {worker address: [task keys]}
         where = [w for w, keys in processing.items() if fut.key in keys]
         fut.cancel()

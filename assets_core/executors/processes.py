@@ -3,10 +3,17 @@
 Each worker is a fresh Python process (``spawn``: nothing of the run's process,
 its threads or its database connections is inherited) that loads the project
 once and then runs one attempt at a time. A worker reads its inputs from the
-store, writes its value there staged (a small value into the catalog's blob
-table, unpublished), and answers with an :class:`~assets_core.executors.attempt.Outcome`:
-versions and references only. An attempt that runs past its timeout is stopped
-by killing its worker; a worker that dies is replaced for the next attempt.
+store, writes its value to a file of the store, staged and not yet fsynced, and
+answers with an :class:`~assets_core.executors.attempt.Outcome`: versions and
+references only. The run fsyncs the file before the record that publishes it.
+
+Each worker is sent up to ``DEPTH`` attempts at once: while it runs one, the next
+waits in its pipe, so the worker starts it the moment it answered, without waiting
+for the run to record the answer and send more. An attempt's timeout counts from
+when the worker really starts it; nothing is queued behind an attempt that has a
+timeout, because killing its worker (the way a timed-out attempt is stopped) would
+take the attempts behind it along. A worker that dies is replaced; what was queued
+behind it is sent again.
 """
 
 from __future__ import annotations
@@ -14,17 +21,19 @@ from __future__ import annotations
 import multiprocessing
 import signal
 import time
+from collections import deque
 from typing import Any
 
 from assets_core.executors.attempt import NO_VALUE, Outcome, Task, portable
 
 _STOP = None
+DEPTH = 2  # attempts sent to a worker at once: the one it runs and the next
 
 
 def _worker_main(conn: Any, root: str, catalog_url: str, store_path: str) -> None:
     """A worker's life: load the project, then attempt what it is sent until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's to handle
-    ctx = WorkerContext(root, catalog_url, store_path)
+    ctx = WorkerContext(root, catalog_url, store_path, sync=False)
     while True:
         try:
             task = conn.recv()
@@ -39,25 +48,41 @@ def _worker_main(conn: Any, root: str, catalog_url: str, store_path: str) -> Non
 class WorkerContext:
     """What a worker process keeps between attempts: the project, catalog and store."""
 
-    def __init__(self, root: str, catalog_url: str, store_path: str) -> None:
+    def __init__(self, root: str, catalog_url: str, store_path: str, *, sync: bool = True) -> None:
+        """``sync=False``: files are left for the run to fsync (it shares this machine's disk)."""
         self.error: str | None = None
+        self.sync = sync
+        self.catalog_url = catalog_url
+        self._catalog: Any = None
         try:
-            from assets_core.catalog import Catalog
             from assets_core.project import Project
             from assets_core.stores import FileStore
 
             self.project = Project.load(root)
-            self.catalog = Catalog.open(catalog_url, mark_interrupted=False)
-            self.store = FileStore(store_path, self.catalog.blob, self.catalog.blobs)
+            # the catalog (and SQLAlchemy) only when an input is a value kept inline in it
+            self.store = FileStore(
+                store_path,
+                lambda dv: self.catalog.blob(dv),
+                lambda dvs: self.catalog.blobs(dvs),
+            )
             # a worker writes every value to a file: it never writes to the catalog (whose
             # write lock the run holds for its records) and never sends a value back
             self.store.inline_limit = 0
+            self.store.sync_writes = sync
         except Exception as e:  # reported with every attempt, by the run, as the asset's error
             from assets_core.errors import AssetsError
-            from assets_core.executor import user_traceback
+            from assets_core.executors.attempt import user_traceback
 
             self.error = e.render() if isinstance(e, AssetsError) else user_traceback(e)
         self.source_values: dict[str, Any] = {}
+
+    @property
+    def catalog(self) -> Any:
+        if self._catalog is None:
+            from assets_core.catalog import Catalog
+
+            self._catalog = Catalog.open(self.catalog_url, mark_interrupted=False)
+        return self._catalog
 
     def attempt(self, task: Task) -> Outcome:
         import time
@@ -74,6 +99,10 @@ class WorkerContext:
             return load_value(project, store, task.refs, self.source_values, key)
 
         out, _ = run_attempt(project, task, load, store)
+        if not self.sync and out.ref is not None:
+            from dataclasses import replace
+
+            out = replace(out, synced=False)
         return portable(out)
 
 
@@ -83,8 +112,18 @@ class _Worker:
         self.proc = ctx.Process(target=_worker_main, args=(child, *spec), daemon=True)
         self.proc.start()
         child.close()
-        self.task: Task | None = None
-        self.began: float | None = None
+        self.queue: deque[Task] = deque()  # sent, not answered; the first one runs
+        self.began: float | None = None  # when the first one started
+
+    def takes(self, task: Task) -> bool:
+        """May ``task`` be sent to this worker now?"""
+        if not self.queue:
+            return True
+        return (
+            len(self.queue) < DEPTH
+            and task.timeout_s is None
+            and not any(t.timeout_s is not None for t in self.queue)
+        )
 
     def stop(self) -> None:
         try:
@@ -101,8 +140,9 @@ class WorkerProcesses:
 
     def __init__(self, n: int) -> None:
         self.n = max(1, int(n))
-        self.idle: list[_Worker] = []
-        self.busy: dict[str, _Worker] = {}
+        self.workers: list[_Worker] = []
+        self.busy: dict[str, _Worker] = {}  # key -> the worker it was sent to
+        self.pending: deque[Task] = deque()  # submitted, no worker may take it yet
         self.spec: tuple[str, str, str] | None = None
 
     def start(self, run: Any) -> None:
@@ -110,60 +150,85 @@ class WorkerProcesses:
         config = run.project.config
         self.spec = (str(config.root), run.catalog.url, str(config.store_path))
         # all start loading the project at once, while the run takes its leases
-        self.idle = [_Worker(self.ctx, self.spec) for _ in range(min(self.n, len(run.plan)))]
+        self.workers = [_Worker(self.ctx, self.spec) for _ in range(min(self.n, len(run.plan)))]
 
     def free(self) -> int:
-        return self.n - len(self.busy)
+        return self.n * DEPTH - len(self.busy) - len(self.pending)
 
     def submit(self, task: Task) -> None:
         assert self.spec is not None
-        w = self.idle.pop() if self.idle else _Worker(self.ctx, self.spec)
-        w.task = task
-        w.began = None
-        self.busy[task.key] = w
-        w.conn.send(task)
+        self.pending.append(task)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Send pending tasks, in order, to idle workers first, then behind running ones."""
+        while self.pending:
+            task = self.pending[0]
+            if len(self.workers) < self.n:
+                self.workers.append(_Worker(self.ctx, self.spec))
+            w = min(
+                (w for w in self.workers if w.takes(task)),
+                key=lambda w: len(w.queue),
+                default=None,
+            )
+            if w is None:
+                return
+            self.pending.popleft()
+            if not w.queue:
+                w.began = None
+            w.queue.append(task)
+            self.busy[task.key] = w
+            w.conn.send(task)
 
     def wait(self, timeout: float | None) -> list[tuple[Outcome, Any]]:
         from multiprocessing.connection import wait
 
         by_handle: dict[Any, _Worker] = {}
-        for w in self.busy.values():
-            by_handle[w.conn] = w
-            by_handle[w.proc.sentinel] = w
+        for w in self.workers:
+            if w.queue:
+                by_handle[w.conn] = w
+                by_handle[w.proc.sentinel] = w
         out: list[tuple[Outcome, Any]] = []
         for handle in wait(list(by_handle), timeout):
             w = by_handle[handle]
-            task = w.task
-            if task is None or self.busy.get(task.key) is not w:
-                continue  # answered already through its other handle
-            if handle is w.conn:
-                try:
-                    outcome = w.conn.recv()
-                except (EOFError, OSError):
-                    outcome = self._died(w)
-                else:
-                    if isinstance(outcome, tuple):  # ("started", when)
-                        w.began = outcome[1]
-                        continue
-                    self.idle.append(w)
-            else:
-                outcome = None
-                while outcome is None and w.conn.poll():  # it answered, then exited
-                    msg = w.conn.recv()
-                    outcome = None if isinstance(msg, tuple) else msg
-                if outcome is None:
-                    outcome = self._died(w)
-            del self.busy[task.key]
-            w.task = None
-            out.append((outcome, NO_VALUE))
+            if w not in self.workers or not w.queue:
+                continue  # answered or replaced already through its other handle
+            try:
+                while w.queue and w.conn.poll():
+                    self._answer(w, w.conn.recv(), out)
+            except (EOFError, OSError):
+                pass
+            if handle is not w.conn or (w.queue and not w.proc.is_alive()):
+                if not w.proc.is_alive():
+                    self._replace(w, out)
+        self._dispatch()
         return out
 
-    def _died(self, w: _Worker) -> Outcome:
-        import time
+    def _answer(self, w: _Worker, msg: Any, out: list[tuple[Outcome, Any]]) -> None:
+        if isinstance(msg, tuple):  # ("started", when): the first queued task began
+            w.began = msg[1]
+            return
+        task = w.queue.popleft()
+        w.began = None
+        self.busy.pop(task.key, None)
+        out.append((msg, NO_VALUE))
 
+    def _replace(self, w: _Worker, out: list[tuple[Outcome, Any]]) -> None:
+        """``w`` died: its running task failed, the ones queued behind it go again."""
+        self.workers.remove(w)
+        if not w.queue:
+            return
+        out.append((self._died(w), NO_VALUE))
+        task = w.queue.popleft()
+        self.busy.pop(task.key, None)
+        for t in reversed(w.queue):
+            self.busy.pop(t.key, None)
+            self.pending.appendleft(t)
+        w.queue.clear()
+
+    def _died(self, w: _Worker) -> Outcome:
         w.proc.join(timeout=5)
-        task = w.task
-        assert task is not None
+        task = w.queue[0]
         code = w.proc.exitcode
         how = (
             f"was killed by signal {-code}" if code is not None and code < 0 else f"exited ({code})"
@@ -180,20 +245,30 @@ class WorkerProcesses:
 
     def began(self, key: str) -> float | None:
         w = self.busy.get(key)
-        return w.began if w is not None else None
+        if w is None or not w.queue or w.queue[0].key != key:
+            return None  # not started yet: it waits behind another attempt
+        return w.began
 
     def kill(self, key: str) -> bool:
-        w = self.busy.pop(key, None)
-        if w is None:
+        w = self.busy.get(key)
+        if w is None or w.queue[0].key != key:
             return False
         w.proc.kill()
         w.proc.join(timeout=5)
-        if self.spec is not None:  # its replacement starts loading the project now
-            self.idle.append(_Worker(self.ctx, self.spec))
+        self.workers.remove(w)
+        w.queue.popleft()
+        del self.busy[key]
+        for t in reversed(w.queue):  # none, as nothing queues behind a timed attempt
+            self.busy.pop(t.key, None)
+            self.pending.appendleft(t)
+        w.queue.clear()
+        self._dispatch()  # its replacement starts loading the project now
+        if len(self.workers) < self.n and self.spec is not None:
+            self.workers.append(_Worker(self.ctx, self.spec))
         return True
 
     def close(self) -> None:
-        workers = [*self.idle, *self.busy.values()]
+        workers = list(self.workers)
         for w in workers:
             w.stop()
         for w in workers:
@@ -201,4 +276,5 @@ class WorkerProcesses:
             if w.proc.is_alive():
                 w.proc.kill()
                 w.proc.join(timeout=5)
-        self.idle, self.busy = [], {}
+        self.workers, self.busy = [], {}
+        self.pending.clear()

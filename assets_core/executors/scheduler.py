@@ -13,7 +13,8 @@ leased by another live run is waited for, or skipped), retries (a failed attempt
 whose error the asset's ``Retry`` covers runs again after its backoff, other
 steps going on meanwhile), timeouts (a worker running past its deadline is
 killed) and pools (at most ``[tool.assets.pools] NAME = N`` assets of a pool run
-at once).
+at once, across every run sharing the catalog: a step takes one of the pool's N
+slot leases before it starts, see :mod:`assets_core.catalog.leases`).
 """
 
 from __future__ import annotations
@@ -91,7 +92,10 @@ class Scheduler:
         self.pool_of = [getattr(g.defs[s.key], "pool", None) for s in steps]
         self.in_pool: dict[str, int] = dict.fromkeys(self.pools, 0)
         self.pool_waiting: dict[str, list[int]] = {p: [] for p in self.pools}
+        self.slot_of: dict[int, str] = {}  # step -> the pool slot (lease key) it holds
+        self.pool_poll = 0.0  # when to look again for slots that other runs hold
         self.attempts = [0] * len(steps)
+        self.decided = [False] * len(steps)  # decide() said it must be computed
         self.finished = [False] * len(steps)
         self.running: dict[str, tuple[int, float | None]] = {}  # key -> (index, timeout_s)
         self.retry_at: list[tuple[float, int]] = []  # heap of (when, index)
@@ -127,6 +131,8 @@ class Scheduler:
                 wake.append(self.retry_at[0][0])
             if self.elsewhere:
                 wake.append(self.next_poll)
+            if self.pool_poll:
+                wake.append(self.pool_poll)
             timeout = max(0.0, min(wake) - now) if wake else None
             if not self.running:
                 if timeout is None:
@@ -147,26 +153,44 @@ class Scheduler:
             if self.finished[i]:
                 continue
             step = self.steps[i]
-            pool = self.pool_of[i]
-            if pool is not None and self.in_pool[pool] >= self.pools[pool]:
-                self.pool_waiting[pool].append(i)
-                continue
-            if self.attempts[i] == 0:
+            if self.attempts[i] == 0 and not self.decided[i]:
                 if i in self.elsewhere:
                     continue
                 self._notify_started(step.key)
                 res = run.decide(step)
-                if res is None and run.runs_here(step.key):
-                    res = self._here(step)
                 if res is not None:
                     self._finish(i, res)
                     continue
+                self.decided[i] = True
+            pool = self.pool_of[i]
+            if pool is not None and not self._enter_pool(i, pool):
+                self.pool_waiting[pool].append(i)
+                continue
+            if self.attempts[i] == 0 and run.runs_here(step.key):
+                try:
+                    res = self._here(step)
+                finally:
+                    self._leave_pool(i)
+                self._finish(i, res)
+                continue
             self.attempts[i] += 1
             task = run.task(step, self.attempts[i], in_memory=self.backend.in_memory)
             self.running[step.key] = (i, task.timeout_s)
-            if pool is not None:
-                self.in_pool[pool] += 1
             self.backend.submit(task)
+
+    def _enter_pool(self, i: int, pool: str) -> bool:
+        """Take a slot of ``pool`` for step ``i``: one this run may use, and one of the
+        pool's slots in the catalog, so that the limit holds across concurrent runs."""
+        if self.in_pool[pool] >= self.pools[pool]:
+            return False
+        if self.leases is not None:
+            slot = self.leases.take_slot(pool, self.pools[pool])
+            if slot is None:  # other runs hold them: look again in a while
+                self.pool_poll = self.pool_poll or time.time() + POLL_S
+                return False
+            self.slot_of[i] = slot
+        self.in_pool[pool] += 1
+        return True
 
     def _here(self, step: Any) -> Any:
         """Run ``step`` in this process, retries included (tables live in its engines)."""
@@ -224,6 +248,12 @@ class Scheduler:
     def _due(self, now: float) -> None:
         while self.retry_at and self.retry_at[0][0] <= now:
             heapq.heappush(self.ready, heapq.heappop(self.retry_at)[1])
+        if self.pool_poll and now >= self.pool_poll:  # other runs may have freed slots
+            self.pool_poll = 0.0
+            for waiting in self.pool_waiting.values():
+                for j in waiting:
+                    heapq.heappush(self.ready, j)
+                waiting.clear()
         if self.elsewhere and now >= self.next_poll:
             self._poll_elsewhere()
 
@@ -232,6 +262,9 @@ class Scheduler:
         if pool is None:
             return
         self.in_pool[pool] -= 1
+        slot = self.slot_of.pop(i, None)
+        if slot is not None and self.leases is not None:
+            self.leases.release_slot(slot)
         for j in self.pool_waiting[pool]:
             heapq.heappush(self.ready, j)
         self.pool_waiting[pool].clear()
