@@ -136,6 +136,16 @@ class DaskCluster:
 
     def wait(self, timeout: float | None) -> list[tuple[Outcome, Any]]:
         self._send()
+        # the run computed its timeout before a held attempt was sent: mind that one's too
+        deadlines = [
+            self.submitted[t.key] + t.timeout_s
+            for tasks in self.futures.values()
+            for t in tasks
+            if t.timeout_s is not None and t.key in self.submitted
+        ]
+        if deadlines:
+            due = max(0.0, min(deadlines) - time.time())
+            timeout = due if timeout is None else min(timeout, due)
         try:
             first = self.done.get(timeout=timeout)
         except queue.Empty:
