@@ -91,6 +91,7 @@ class _Probe:
 
     def __init__(self, project, catalog, plan) -> None:
         self.project, self.catalog, self.plan = project, catalog, plan
+        self.run_id = "preload"  # the contexts the workers load now serve the measured run
 
 
 def measure(project: Path, executor: str, n: int, env: dict, workers: int | None = None) -> dict:

@@ -237,3 +237,37 @@ def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'catalog.db'}"
     return new_schema(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture(scope="session")
+def dask_address() -> Iterator[str]:
+    """A Dask ``LocalCluster`` (2 worker processes, 1 thread each), one per test process.
+
+    Runs reach it with ``--dask-address``, so that each does not start a cluster of its
+    own. Its workers load each test's project from that project's folder.
+    """
+    import logging
+
+    from dask.distributed import LocalCluster
+
+    cluster = LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close()
+
+
+@pytest.fixture(params=["inprocess", "processes", "dask"])
+def executor(request: pytest.FixtureRequest) -> tuple[str, ...]:
+    """The ``assets materialize`` options of each executor, for tests that must hold on all."""
+    if request.param == "inprocess":
+        return ()
+    if request.param == "processes":
+        return ("--workers", "2")
+    return ("--executor", "dask", "--dask-address", request.getfixturevalue("dask_address"))

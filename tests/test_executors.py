@@ -1,7 +1,10 @@
 """The same runs on every executor: in-process, local worker processes, a Dask LocalCluster.
 
-Planning, early cutoff, failures, write-audit-publish and the catalog records must
-not depend on where asset functions run.
+Every test here takes the ``executor`` fixture (tests/conftest.py), so it runs once per
+executor and asserts the same observable results on each: what runs and why, early
+cutoff, failures and their errors, write-audit-publish (a blocking failure quarantines
+and blocks downstream, a warning publishes), retries recorded per attempt, and the
+catalog records. The Dask runs share one LocalCluster per test process.
 """
 
 from __future__ import annotations
@@ -11,10 +14,9 @@ from typing import Any
 
 import pytest
 
-EXECUTORS = {
-    "inprocess": (),
+WORKER_EXECUTORS = {
     "processes": ("--workers", "2"),
-    "dask": ("--executor", "dask", "--workers", "2"),
+    "dask": ("--executor", "dask", "--workers", "2"),  # a LocalCluster of the run's own
 }
 
 DEFS = """
@@ -75,14 +77,28 @@ def _steps(out: dict) -> dict[str, tuple[str, str | None]]:
 
 
 def _records(catalog_rows, root) -> list[tuple[Any, ...]]:
-    return sorted(
-        catalog_rows(
-            root,
-            "select key, status, reason, data_version, input_versions, code_version "
-            "from materializations where status != 'skipped' or reason is not null",
-        ),
-        key=repr,
+    """What the catalog holds of the runs, without times, ids, run ids and where values
+    are kept (inline in the catalog, or in a file: that depends on where they were made)."""
+    mats = catalog_rows(
+        root,
+        "select key, status, reason, data_version, input_versions, code_version "
+        "from materializations where status != 'skipped' or reason is not null",
     )
+    checks = catalog_rows(
+        root,
+        "select key, check_name, passed, severity, failing_rows, data_version from check_results",
+    )
+    state = catalog_rows(
+        root,
+        "select key, data_version, last_status, checks_status from asset_state",
+    )
+    runs = catalog_rows(root, "select status, planned, materialized, skipped, failed from runs")
+    return [
+        sorted(mats, key=repr),
+        sorted(checks, key=repr),
+        sorted(state, key=repr),
+        sorted(runs, key=repr),
+    ]
 
 
 def _scenario(root, cli_json, args) -> tuple[dict, dict]:
@@ -120,12 +136,11 @@ def inprocess_records(tmp_path_factory) -> list[tuple[Any, ...]]:
         conn.close()
 
 
-@pytest.mark.parametrize("executor", list(EXECUTORS))
-def test_every_executor_plans_cuts_off_audits_and_records_alike(
+def test_every_executor_cuts_off_audits_fails_and_records_alike(
     executor, make_project, cli_json, catalog_rows, inprocess_records
 ):
-    root = make_project({"defs.py": DEFS}, name=executor)
-    first, second = _scenario(root, cli_json, EXECUTORS[executor])
+    root = make_project({"defs.py": DEFS})
+    first, second = _scenario(root, cli_json, executor)
 
     assert _steps(first) == {
         "frame": ("success", None),
@@ -136,7 +151,10 @@ def test_every_executor_plans_cuts_off_audits_and_records_alike(
         "boom": ("failed", None),
         "after_boom": ("skipped", "upstream_failed: boom"),
     }
-    assert "ValueError: boom" in {s["key"]: s for s in first["steps"]}["boom"]["error"]
+    error = {s["key"]: s for s in first["steps"]}["boom"]["error"]
+    assert 'defs.py", line ' in error and 'raise ValueError("boom")' in error
+    assert error.endswith("ValueError: boom")
+    assert "assets_core" not in error  # the user's frames only
     assert _steps(second) == {
         "frame": ("success", None),
         "parity": ("success", None),
@@ -152,9 +170,9 @@ def test_every_executor_plans_cuts_off_audits_and_records_alike(
     assert _records(catalog_rows, root) == inprocess_records
 
 
-@pytest.mark.parametrize("executor", ["processes", "dask"])
+@pytest.mark.parametrize("name", list(WORKER_EXECUTORS))
 def test_worker_executors_run_independent_assets_at_the_same_time(
-    executor, make_project, cli_json, catalog_rows
+    name, make_project, cli_json, catalog_rows
 ):
     defs = """
     import time
@@ -175,7 +193,7 @@ def test_worker_executors_run_independent_assets_at_the_same_time(
         return left + right
     """
     root = make_project({"defs.py": defs})
-    cli_json(root, "materialize", "--json", *EXECUTORS[executor])
+    cli_json(root, "materialize", "--json", *WORKER_EXECUTORS[name])
     spans = dict(
         (k, (s, e))
         for k, s, e in catalog_rows(
@@ -184,3 +202,134 @@ def test_worker_executors_run_independent_assets_at_the_same_time(
     )
     assert spans["left"][0] < spans["right"][1] and spans["right"][0] < spans["left"][1]
     assert spans["both"][0] >= max(spans["left"][1], spans["right"][1])
+
+
+CHAIN = """
+from assets_core import asset
+
+
+@asset
+def a():
+    return 1
+
+
+@asset
+def b(a):
+    return a + {b_adds}
+
+
+@asset
+def c(b):
+    return b * 2
+
+
+@asset
+def d():
+    return "independent"
+"""
+
+
+def test_what_runs_and_why_is_the_plan_on_every_executor(
+    executor, make_project, write_file, cli_json, catalog_rows
+):
+    root = make_project({"defs.py": CHAIN.format(b_adds=1)})
+    recorded = []
+    for b_adds in (1, 2):  # then b's code changes: b and c run again, a and d are fresh
+        write_file(root / "defs.py", CHAIN.format(b_adds=b_adds))
+        planned = cli_json(root, "plan", "--json")
+        out = cli_json(root, "materialize", "--json", *executor)
+        assert [s["status"] for s in out["steps"]] == ["success"] * len(out["steps"])
+        run = out["run_id"]
+        reasons = dict(
+            catalog_rows(root, f"select key, reason from materializations where run_id='{run}'")
+        )
+        assert {k: json.loads(r) for k, r in reasons.items()} == {
+            s["key"]: s["reasons"] for s in planned["steps"]
+        }
+        recorded.append({k: [r["kind"] for r in json.loads(v)] for k, v in reasons.items()})
+    assert recorded[0] == dict.fromkeys("abcd", ["never_materialized"])
+    assert set(recorded[1]) == {"b", "c"} and recorded[1]["b"] == ["code_changed"]
+    assert cli_json(root, "plan", "--json")["steps"] == []
+
+
+WARNED = """
+import pandas as pd
+
+from assets_core import asset
+from assets_core import checks as c
+
+
+@asset(checks=[c.not_null("id", blocking=False), c.unique("id")])
+def people():
+    return pd.DataFrame({"id": [1, None, 3], "name": ["a", "b", "c"]})
+
+
+@asset
+def count(people):
+    return len(people)
+"""
+
+
+def test_a_failing_warning_check_publishes_on_every_executor(
+    executor, make_project, cli_json, catalog_rows, published_values
+):
+    root = make_project({"defs.py": WARNED})
+    out = cli_json(root, "materialize", "--json", *executor)
+    steps = {s["key"]: s for s in out["steps"]}
+    assert (steps["people"]["status"], steps["count"]["status"]) == ("success", "success")
+    assert {c["check"]: c["passed"] for c in steps["people"]["checks"]} == {
+        "not_null(id)": False,
+        "unique(id)": True,
+    }
+    assert sorted(
+        catalog_rows(root, "select check_name, passed, severity, failing_rows from check_results")
+    ) == [("not_null(id)", 0, "warn", 1), ("unique(id)", 1, "error", 0)]
+    assert catalog_rows(root, "select checks_status from asset_state where key='people'") == [
+        ("warned",)
+    ]
+    assert published_values(root, "count") == {"count": 3}
+
+
+FLAKY = """
+from pathlib import Path
+
+from assets_core import Retry, asset
+
+TRIES = Path(__file__).with_name("tries.txt")
+
+
+@asset(retry=Retry(max_attempts=3, initial=0, jitter=False, on=(IOError,)))
+def flaky():
+    n = int(TRIES.read_text()) if TRIES.exists() else 0
+    TRIES.write_text(str(n + 1))
+    if n < 2:
+        raise IOError(f"attempt {n + 1}: not yet")
+    return n
+
+
+@asset
+def after(flaky):
+    return flaky * 10
+"""
+
+
+def test_retries_are_recorded_per_attempt_on_every_executor(
+    executor, make_project, cli_json, catalog_rows, published_values
+):
+    root = make_project({"defs.py": FLAKY})
+    out = cli_json(root, "materialize", "--json", *executor)
+    assert [(s["key"], s["status"]) for s in out["steps"]] == [
+        ("flaky", "success"),
+        ("after", "success"),
+    ]
+    rows = catalog_rows(
+        root, "select status, reason, error from materializations where key='flaky' order by id"
+    )
+    assert [r[0] for r in rows] == ["retried", "retried", "success"]
+    assert [r[1] for r in rows[:2]] == [
+        "attempt 1 failed; it will be retried",
+        "attempt 2 failed; it will be retried",
+    ]
+    assert rows[0][2].endswith("OSError: attempt 1: not yet")
+    assert rows[1][2].endswith("OSError: attempt 2: not yet")
+    assert published_values(root, "after") == {"after": 20}

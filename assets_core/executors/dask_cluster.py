@@ -33,29 +33,33 @@ from assets_core.executors.attempt import NO_VALUE, Outcome, Task
 AHEAD = 4  # attempts in flight per worker thread, so that no thread waits for the run
 BATCH_MAX = 16  # attempts per Dask task at most
 
-# per worker process: the loaded project for each (root, catalog, store, sync)
-_CONTEXTS: dict[tuple[str, str, str, bool], Any] = {}
+# per worker process: the project as loaded for each run (a cluster given by address
+# outlives runs, and the project's code may change between two of them)
+_CONTEXTS: dict[tuple[str, str, str, bool, str], Any] = {}
+_KEEP = 4  # contexts of that many runs at most (runs can overlap on one cluster)
 
 
-def _context(root: str, catalog_url: str, store_path: str, sync: bool) -> Any:
+def _context(root: str, catalog_url: str, store_path: str, sync: bool, run_id: str) -> Any:
     from assets_core.executors.processes import WorkerContext
 
-    spec = (root, catalog_url, store_path, sync)
+    spec = (root, catalog_url, store_path, sync, run_id)
     ctx = _CONTEXTS.get(spec)
     if ctx is None:
+        while len(_CONTEXTS) >= _KEEP:
+            del _CONTEXTS[next(iter(_CONTEXTS))]
         ctx = _CONTEXTS[spec] = WorkerContext(root, catalog_url, store_path, sync=sync)
     return ctx
 
 
-def _preload(root: str, catalog_url: str, store_path: str, sync: bool) -> None:
-    _context(root, catalog_url, store_path, sync)
+def _preload(root: str, catalog_url: str, store_path: str, sync: bool, run_id: str) -> None:
+    _context(root, catalog_url, store_path, sync, run_id)
 
 
 def dask_attempts(
-    root: str, catalog_url: str, store_path: str, sync: bool, tasks: list[Task]
+    root: str, catalog_url: str, store_path: str, sync: bool, run_id: str, tasks: list[Task]
 ) -> list[Outcome]:
     """The Dask task: attempts at ``tasks``, one after the other, on whichever worker runs it."""
-    ctx = _context(root, catalog_url, store_path, sync)
+    ctx = _context(root, catalog_url, store_path, sync, run_id)
     return [ctx.attempt(t) for t in tasks]
 
 
@@ -98,7 +102,7 @@ class DaskCluster:
         config = run.project.config
         # a local cluster shares this machine's disk: the run fsyncs what it publishes
         sync = self.cluster is None
-        self.spec = (str(config.root), run.catalog.url, str(config.store_path), sync)
+        self.spec = (str(config.root), run.catalog.url, str(config.store_path), sync, run.run_id)
         # every worker loads the project now, so that an attempt's time is its own
         self.client.run(_preload, *self.spec)
 
