@@ -193,7 +193,8 @@ class Catalog:
             except BaseException:
                 conn.rollback()
                 raise
-            if time.perf_counter() - group.opened >= group.window_s:
+            # with before_commit (a wait), the flusher commits, so that records go on meanwhile
+            if group.before_commit is None and time.perf_counter() - group.opened >= group.window_s:
                 group.commit()
 
     # -- opening ------------------------------------------------------------------------
@@ -607,11 +608,25 @@ class _Group:
         """One thread per group: commit any transaction open for longer than the window."""
         while not self.stop.wait(self.window_s / 2):
             with self.lock:
-                if (
+                due = (
                     self.conn.in_transaction()
                     and not self.conn.closed
                     and time.perf_counter() - self.opened >= self.window_s
-                ):
+                )
+            if not due:
+                continue
+            if self.before_commit is not None:
+                # wait outside the lock, so that records go on meanwhile; commit() waits
+                # again, for what was recorded since (usually nothing left by then)
+                try:
+                    self.before_commit()
+                except BaseException as e:
+                    with self.lock:
+                        self.conn.rollback()
+                        self.failed = e
+                    return
+            with self.lock:
+                if self.conn.in_transaction() and not self.conn.closed:
                     self.commit()
 
 

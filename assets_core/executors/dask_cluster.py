@@ -10,7 +10,8 @@ inputs from the store and writes the value there; only the small
 The scheduler's round trip per Dask task costs milliseconds, so the run keeps
 ``AHEAD`` attempts per worker thread in flight and sends the attempts that are
 ready together as a few Dask tasks (up to ``BATCH_MAX`` attempts each, at least
-one task per thread), and gathers finished results in one call. An attempt with a
+one task per thread); finished results are fetched by a few threads while the run
+records and sends more. An attempt with a
 timeout is sent alone, once a thread is free, so that its timeout (counted from
 when it was sent) is its own; a timed-out attempt is stopped by restarting the
 worker that runs it.
@@ -77,7 +78,8 @@ class DaskCluster:
         self.buffered: list[Task] = []  # submitted by the run, not yet sent
         self.held: deque[Task] = deque()  # attempts with a timeout, waiting for a free thread
         self.submitted: dict[str, float] = {}
-        self.done: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.done: queue.SimpleQueue[Any] = queue.SimpleQueue()  # (future, outcomes or error)
+        self.fetcher: Any = None
         self.slots = 1
 
     def start(self, run: Any) -> None:
@@ -99,6 +101,11 @@ class DaskCluster:
             )
             self.client = Client(self.cluster)
         self.slots = max(1, sum(self.client.nthreads().values()))
+        from concurrent.futures import ThreadPoolExecutor
+
+        # results are fetched by these threads, several at once, so that the run records
+        # and sends work meanwhile instead of waiting for each round trip
+        self.fetcher = ThreadPoolExecutor(4, thread_name_prefix="assets-dask-fetch")
         config = run.project.config
         # a local cluster shares this machine's disk: the run fsyncs what it publishes
         sync = self.cluster is None
@@ -136,7 +143,8 @@ class DaskCluster:
         for t in tasks:
             self.where[t.key] = fut
             self.submitted[t.key] = now
-        fut.add_done_callback(self.done.put)  # called in the client's thread
+        # called in the client's event loop, which must not block: a fetcher thread fetches
+        fut.add_done_callback(lambda f: self.fetcher.submit(self._fetch, f))
 
     def wait(self, timeout: float | None) -> list[tuple[Outcome, Any]]:
         self._send()
@@ -151,35 +159,35 @@ class DaskCluster:
             due = max(0.0, min(deadlines) - time.time())
             timeout = due if timeout is None else min(timeout, due)
         try:
-            first = self.done.get(timeout=timeout)
+            done = [self.done.get(timeout=timeout)]
         except queue.Empty:
             return []
-        done = [first]
         while True:
             try:
                 done.append(self.done.get_nowait())
             except queue.Empty:
                 break
-        done = [f for f in done if f in self.futures]  # not given up on (killed)
-        finished = [f for f in done if f.status == "finished"]
-        results = self.client.gather(finished, errors="skip") if finished else []
         out: list[tuple[Outcome, Any]] = []
-        for fut, outcomes in zip(finished, results, strict=True):
-            self._forget(fut)
-            out.extend((o, NO_VALUE) for o in outcomes)
-        for fut in done:
-            if fut not in self.futures:
+        for fut, result in done:
+            if fut not in self.futures:  # given up on (killed)
                 continue
             tasks = self._forget(fut)
-            try:
-                err = fut.exception()
-            except Exception as e:  # cancelled, or lost with its worker
-                err = e
-            now = time.time()
+            if isinstance(result, list):
+                out.extend((o, NO_VALUE) for o in result)
+                continue
+            now = time.time()  # the Dask task failed: lost with its worker, or refused
             for t in tasks:
-                msg = f"the Dask task running {t.key} failed: {type(err).__name__}: {err}"
+                msg = f"the Dask task running {t.key} failed: {type(result).__name__}: {result}"
                 out.append((Outcome(t.key, t.attempt, "failed", now, now, error=msg), NO_VALUE))
         return out
+
+    def _fetch(self, fut: Any) -> None:
+        """Fetch a finished Dask task's outcomes (in a fetcher thread, while the run goes on)."""
+        try:
+            result = fut.result()
+        except BaseException as e:  # its error is the outcome of its attempts
+            result = e
+        self.done.put((fut, result))
 
     def _forget(self, fut: Any) -> list[Task]:
         tasks = self.futures.pop(fut)
@@ -204,6 +212,9 @@ class DaskCluster:
         return True
 
     def close(self) -> None:
+        if self.fetcher is not None:
+            self.fetcher.shutdown(wait=False, cancel_futures=True)
+            self.fetcher = None
         if self.client is not None:
             self.client.close()
         if self.cluster is not None:
