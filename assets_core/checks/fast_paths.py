@@ -40,14 +40,25 @@ def dense_duplicated(values: Any) -> Any | None:
     if np is None or n == 0 or values.dtype.kind not in "iu":
         return None
     lo, hi = int(values.min()), int(values.max())
-    if hi - lo + 1 > max(DENSE_FACTOR * n, SMALL_SPAN):
+    limit = max(DENSE_FACTOR * n, SMALL_SPAN)
+    if 0 <= lo and hi < limit:  # index by the value itself: no array of offsets
+        offsets, span = values, hi + 1
+    elif hi - lo < limit:
+        offsets, span = _offsets(np, values, lo), hi - lo + 1
+    else:
         return None
-    if values.dtype.kind == "u" and values.dtype.itemsize == 8:
-        # uint64 values beyond the int64 range: subtract in uint64, where the offsets fit
-        offsets = (values - np.uint64(lo)).astype(np.intp)
-    else:  # narrower types widen first, so that value - min cannot overflow
-        offsets = values.astype(np.int64, copy=False) - np.int64(lo)
-    counts = np.bincount(offsets)
-    if counts.max() <= 1:
+    if offsets.dtype.kind == "u" and offsets.dtype.itemsize == 8:
+        offsets = offsets.astype(np.intp)  # bincount takes no uint64; the offsets fit
+    # the usual case, every key once: one flag per slot is cheaper than a count per slot
+    seen = np.zeros(span, dtype=bool)
+    seen[offsets] = True
+    if np.count_nonzero(seen) == n:
         return np.zeros(n, dtype=bool)
-    return counts[offsets] > 1
+    return np.bincount(offsets, minlength=span)[offsets] > 1
+
+
+def _offsets(np: Any, values: Any, lo: int) -> Any:
+    """``values - lo`` without overflow (the caller checked that the range is small)."""
+    if values.dtype.kind == "u" and values.dtype.itemsize == 8:
+        return values - np.uint64(lo)  # uint64 values beyond the int64 range
+    return values.astype(np.int64, copy=False) - np.int64(lo)  # narrower types widen first
