@@ -21,7 +21,7 @@ Measures, one JSON line each:
   which creates the context, is reported as ``first_call_s`` and left out of the median.
 - ``materialize``: ``make_plan`` + ``execute`` of a one-asset project whose asset builds
   the polars frame, without and with the three checks (each run in a fresh project,
-  the variants alternating, median of ``--runs``), and the time the checks themselves
+  the variants alternating in a rotating order, median of ``--runs``), and the time the checks themselves
   took inside the runs with checks. A third variant, ``with_checks_sequential``, runs
   the checks after the write instead of during it (how the executor did it before the
   audit ran beside staging), to show what running them concurrently saves.
@@ -277,8 +277,11 @@ def bench_materialize(rows: int, seed: int, runs: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="checks-bench-") as tmp:
         base = Path(tmp)
         one_materialization(base, "warmup", WITH_CHECKS, rows, seed)  # imports, first parquet
+        names = list(variants)
         for i in range(runs):
-            for name, (checks, sequential) in variants.items():
+            # rotate the order each round: no variant always runs right after another
+            for name in names[i % len(names) :] + names[: i % len(names)]:
+                checks, sequential = variants[name]
                 samples[name].append(
                     one_materialization(base, f"{name}_{i}", checks, rows, seed, sequential)
                 )
