@@ -22,9 +22,7 @@ Measures, one JSON line each:
 - ``materialize``: ``make_plan`` + ``execute`` of a one-asset project whose asset builds
   the polars frame, without and with the three checks (each run in a fresh project,
   the variants alternating in a rotating order, median of ``--runs``), and the time the checks themselves
-  took inside the runs with checks. A third variant, ``with_checks_sequential``, runs
-  the checks after the write instead of during it (how the executor did it before the
-  audit ran beside staging), to show what running them concurrently saves.
+  took inside the runs with checks.
 - ``summary``: the ratios against the targets (polars built-ins >= 10x faster than GE,
   checks add <= 5% to a materialization). The overhead is given three ways: from the
   medians, as the median of the paired ratios (run i with checks against run i
@@ -220,21 +218,8 @@ WITH_CHECKS = (
 )
 
 
-def sequential_stage_and_audit(
-    store: Any, key: str, value: Any, checks: Any, load: Any, root: Path
-) -> tuple[Any, tuple[Any, ...]]:
-    """Write, then audit: the order the executor used before the two ran side by side."""
-    from assets_core.checks.runner import run_checks
-
-    staged = store.stage(key, value)
-    return staged, (tuple(run_checks(checks, value, load, root)) if checks else ())
-
-
-def one_materialization(
-    base: Path, name: str, checks: str, rows: int, seed: int, sequential: bool = False
-) -> dict:
+def one_materialization(base: Path, name: str, checks: str, rows: int, seed: int) -> dict:
     from assets_core.executor import execute, make_plan, open_catalog
-    from assets_core.executors import attempt
     from assets_core.project import Project
 
     root = base / name
@@ -245,16 +230,10 @@ def one_materialization(
     (root / f"{module}.py").write_text(text.replace("ROWS", str(rows)))
     project = Project.load(root)
     catalog = open_catalog(project)
-    concurrent = attempt.stage_and_audit
-    if sequential:
-        attempt.stage_and_audit = sequential_stage_and_audit
-    try:
-        c0, t0 = time.process_time(), time.perf_counter()
-        plan = make_plan(project, catalog)
-        result = execute(project, plan, catalog)
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    finally:
-        attempt.stage_and_audit = concurrent
+    c0, t0 = time.process_time(), time.perf_counter()
+    plan = make_plan(project, catalog)
+    result = execute(project, plan, catalog)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     (step,) = result.results
     assert step.status == "success", (step.status, step.error, step.reason)
     catalog.engine.dispose()
@@ -268,11 +247,7 @@ def one_materialization(
 
 
 def bench_materialize(rows: int, seed: int, runs: int) -> dict[str, Any]:
-    variants = {
-        "without_checks": ("[]", False),
-        "with_checks": (WITH_CHECKS, False),
-        "with_checks_sequential": (WITH_CHECKS, True),
-    }
+    variants = {"without_checks": "[]", "with_checks": WITH_CHECKS}
     samples: dict[str, list[dict]] = {k: [] for k in variants}
     with tempfile.TemporaryDirectory(prefix="checks-bench-") as tmp:
         base = Path(tmp)
@@ -281,9 +256,8 @@ def bench_materialize(rows: int, seed: int, runs: int) -> dict[str, Any]:
         for i in range(runs):
             # rotate the order each round: no variant always runs right after another
             for name in names[i % len(names) :] + names[: i % len(names)]:
-                checks, sequential = variants[name]
                 samples[name].append(
-                    one_materialization(base, f"{name}_{i}", checks, rows, seed, sequential)
+                    one_materialization(base, f"{name}_{i}", variants[name], rows, seed)
                 )
     out: dict[str, Any] = {"samples": samples}
     for name, runs_ in samples.items():
@@ -349,10 +323,6 @@ def main(argv: list[str] | None = None) -> None:
     summary["materialize_overhead_paired_pct"] = over["paired"]
     summary["materialize_overhead_fastest_pct"] = over["fastest"]
     summary["materialize_overhead_cpu_pct"] = over["cpu"]
-    seq = overheads(mat, "with_checks_sequential")
-    summary["sequential_overhead_pct"] = seq["median"]
-    summary["sequential_overhead_paired_pct"] = seq["paired"]
-    summary["sequential_overhead_cpu_pct"] = seq["cpu"]
     share = mat["checks_in_run"] / mat["with_checks"]
     summary["checks_share_of_run_pct"] = round(100 * share, 1)
     summary["target_overhead_le_5pct"] = over["median"] <= 5 and over["paired"] <= 5

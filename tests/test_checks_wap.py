@@ -161,6 +161,36 @@ def soft_check(orders):
     )
 
 
+def test_a_check_that_changes_its_frame_does_not_change_the_stored_version(
+    make_project: Any, cli_json: Any, catalog_rows: Any
+) -> None:
+    root = make_project(
+        {
+            "defs.py": """
+                import pandas as pd
+
+                from assets_core import asset, check, checks as c
+
+
+                @asset(checks=[c.unique("order_id")])
+                def orders():
+                    return pd.DataFrame({"order_id": [1, 2, 3], "amount": [5.0, 1.0, 2.0]})
+
+
+                @check(orders)
+                def overwrites(orders):
+                    orders["order_id"] = 0  # changes the frame it was given
+                    return True
+            """
+        }
+    )
+    out = cli_json(root, "materialize", "--json")
+    assert [(s["key"], s["status"]) for s in out["steps"]] == [("orders", "success")]
+    (_, ref, _) = published(catalog_rows, root)["orders"]
+    stored = pl.read_parquet(store_file(root, ref))
+    assert stored["order_id"].to_list() == [1, 2, 3]
+
+
 def test_custom_check_reads_another_asset_which_does_not_make_the_asset_stale(
     make_project: Any, cli_json: Any, catalog_rows: Any
 ) -> None:

@@ -17,11 +17,8 @@ import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from assets_core.checks.definition import Check
-from assets_core.checks.frames import frame_kind
 from assets_core.checks.runner import CheckOutcome, run_checks
 from assets_core.definitions import AssetDef, SourceDef
 from assets_core.errors import AssetsError
@@ -144,9 +141,11 @@ def run_attempt(
     except Exception as e:  # the user's function: any exception is a failed attempt
         return failed(user_traceback(e), retryable=_retryable(d, e, task.attempt))
     try:
-        staged, outcomes = stage_and_audit(store, key, value, g.checks_of(key), load, project.root)
+        staged = store.stage(key, value)
     except AssetsError as e:
         return failed(e.render())
+    checks = g.checks_of(key)
+    outcomes = tuple(run_checks(checks, value, load, project.root)) if checks else ()
     out = Outcome(
         key,
         task.attempt,
@@ -161,57 +160,6 @@ def run_attempt(
         checks=outcomes,
     )
     return out, value
-
-
-def stage_and_audit(
-    store: Any,
-    key: str,
-    value: Any,
-    checks: Sequence[Check],
-    load: Callable[[str], Any],
-    root: Path,
-) -> tuple[Any, tuple[CheckOutcome, ...]]:
-    """Stage ``value`` in ``store`` and run ``checks`` on it; (staged, outcomes in order).
-
-    A DataFrame's built-in rules run while a second thread encodes and writes it:
-    both are native code that releases the GIL, so on a free core the audit costs
-    little more than the write. Publishing waits for both, as before. Checks that run
-    user code (custom checks, callable expressions, Great Expectations suites) run
-    after the write, so a check that changes the frame cannot change what is stored.
-    The first error of the write (e.g. a StoreError) is raised once both are done.
-    """
-    if not checks:
-        return store.stage(key, value), ()
-    beside = [i for i, c in enumerate(checks) if _reads_only(c)] if frame_kind(value) else []
-    if not beside:
-        staged = store.stage(key, value)
-        return staged, tuple(run_checks(checks, value, load, root))
-    written: dict[str, Any] = {}
-
-    def write() -> None:
-        try:
-            written["staged"] = store.stage(key, value)
-        except BaseException as e:  # handed to the calling thread, raised there
-            written["error"] = e
-
-    writer = threading.Thread(target=write, name=f"stage {key}", daemon=True)
-    writer.start()
-    try:
-        early = run_checks([checks[i] for i in beside], value, load, root)
-    finally:
-        writer.join()
-    if "error" in written:
-        raise written["error"]
-    after = [i for i in range(len(checks)) if i not in set(beside)]
-    late = run_checks([checks[i] for i in after], value, load, root)
-    by_index = dict(zip(beside, early, strict=True)) | dict(zip(after, late, strict=True))
-    return written["staged"], tuple(by_index[i] for i in range(len(checks)))
-
-
-def _reads_only(check: Check) -> bool:
-    """A built-in rule that only reads the frame and calls no user code."""
-    spec = check.spec
-    return spec is not None and spec.kind != "ge_suite" and spec.predicate is None
 
 
 def _replace_retryable(out: Outcome, retryable: bool) -> Outcome:
