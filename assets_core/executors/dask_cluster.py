@@ -10,8 +10,8 @@ inputs from the store and writes the value there; only the small
 The scheduler's round trip per Dask task costs milliseconds, so the run keeps
 ``AHEAD`` attempts per worker thread in flight and sends the attempts that are
 ready together as a few Dask tasks (up to ``BATCH_MAX`` attempts each, at least
-one task per thread); finished results are fetched by a few threads while the run
-records and sends more. An attempt with a
+one task per thread); a fetcher thread gathers the results of the tasks that
+finished, all at once, while the run records and sends more. An attempt with a
 timeout is sent alone, once a thread is free, so that its timeout (counted from
 when it was sent) is its own; a timed-out attempt is stopped by restarting the
 worker that runs it.
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import queue
+import threading
 import time
 import uuid
 from collections import deque
@@ -31,7 +32,7 @@ from typing import Any
 from assets_core.errors import MissingExtraError
 from assets_core.executors.attempt import NO_VALUE, Outcome, Task
 
-AHEAD = 4  # attempts in flight per worker thread, so that no thread waits for the run
+AHEAD = 16  # attempts in flight per worker thread, so that no thread waits for the run
 BATCH_MAX = 16  # attempts per Dask task at most
 
 # per worker process: the project as loaded for each run (a cluster given by address
@@ -78,6 +79,7 @@ class DaskCluster:
         self.buffered: list[Task] = []  # submitted by the run, not yet sent
         self.held: deque[Task] = deque()  # attempts with a timeout, waiting for a free thread
         self.submitted: dict[str, float] = {}
+        self.finished: queue.SimpleQueue[Any] = queue.SimpleQueue()  # done Dask tasks
         self.done: queue.SimpleQueue[Any] = queue.SimpleQueue()  # (future, outcomes or error)
         self.fetcher: Any = None
         self.slots = 1
@@ -101,11 +103,8 @@ class DaskCluster:
             )
             self.client = Client(self.cluster)
         self.slots = max(1, sum(self.client.nthreads().values()))
-        from concurrent.futures import ThreadPoolExecutor
-
-        # results are fetched by these threads, several at once, so that the run records
-        # and sends work meanwhile instead of waiting for each round trip
-        self.fetcher = ThreadPoolExecutor(4, thread_name_prefix="assets-dask-fetch")
+        self.fetcher = threading.Thread(target=self._fetch, name="assets-dask-fetch", daemon=True)
+        self.fetcher.start()
         config = run.project.config
         # a local cluster shares this machine's disk: the run fsyncs what it publishes
         sync = self.cluster is None
@@ -143,8 +142,8 @@ class DaskCluster:
         for t in tasks:
             self.where[t.key] = fut
             self.submitted[t.key] = now
-        # called in the client's event loop, which must not block: a fetcher thread fetches
-        fut.add_done_callback(lambda f: self.fetcher.submit(self._fetch, f))
+        # called in the client's event loop, which must not block: the fetcher thread fetches
+        fut.add_done_callback(self.finished.put)
 
     def wait(self, timeout: float | None) -> list[tuple[Outcome, Any]]:
         self._send()
@@ -181,13 +180,35 @@ class DaskCluster:
                 out.append((Outcome(t.key, t.attempt, "failed", now, now, error=msg), NO_VALUE))
         return out
 
-    def _fetch(self, fut: Any) -> None:
-        """Fetch a finished Dask task's outcomes (in a fetcher thread, while the run goes on)."""
+    def _fetch(self) -> None:
+        """The fetcher thread: gather the results of finished Dask tasks, all those that
+        finished meanwhile in one call, while the run records and sends more."""
+        while True:
+            batch = [self.finished.get()]
+            while True:
+                try:
+                    batch.append(self.finished.get_nowait())
+                except queue.Empty:
+                    break
+            if any(f is None for f in batch):  # close()
+                return
+            ok = [f for f in batch if f.status == "finished"]
+            try:
+                results = self.client.gather(ok) if ok else []
+            except Exception:  # one was lost meanwhile: fetch them one by one
+                results = [self._result(f) for f in ok]
+            for fut, result in zip(ok, results, strict=True):
+                self.done.put((fut, result))
+            for fut in batch:
+                if fut.status != "finished":
+                    self.done.put((fut, self._result(fut)))
+
+    @staticmethod
+    def _result(fut: Any) -> Any:
         try:
-            result = fut.result()
+            return fut.result()
         except BaseException as e:  # its error is the outcome of its attempts
-            result = e
-        self.done.put((fut, result))
+            return e
 
     def _forget(self, fut: Any) -> list[Task]:
         tasks = self.futures.pop(fut)
@@ -213,7 +234,8 @@ class DaskCluster:
 
     def close(self) -> None:
         if self.fetcher is not None:
-            self.fetcher.shutdown(wait=False, cancel_futures=True)
+            self.finished.put(None)
+            self.fetcher.join(timeout=5)
             self.fetcher = None
         if self.client is not None:
             self.client.close()
