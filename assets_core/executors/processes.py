@@ -41,7 +41,8 @@ def _worker_main(conn: Any, root: str, catalog_url: str, store_path: str) -> Non
             return
         if task is _STOP:
             return
-        conn.send(("started", time.time()))  # the attempt's timeout counts from here
+        if task.timeout_s is not None:  # the attempt's timeout counts from here
+            conn.send(("started", time.time()))
         conn.send(ctx.attempt(task))
 
 
