@@ -152,3 +152,10 @@ def test_accepted_values_with_few_strings_matches_is_in_on_polars() -> None:
     assert [s["currency"] for s in r_few.sample] == ["usd", "GBP", "EUR "]
     pandas = run_builtin(few, df.to_pandas())
     assert (pandas.failing_rows, list(pandas.sample)) == (3, list(r_few.sample))
+
+
+def test_unique_on_a_pandas_key_name_used_by_two_columns_takes_the_general_rule() -> None:
+    df = pd.DataFrame([[1, 1], [1, 2], [2, 1]], columns=["k", "k"])
+    r = run_builtin(c.unique("k"), df)
+    assert (r.passed, r.failing_rows) == (True, 0)  # the pairs differ, though each k repeats
+    assert _general_pandas(c.unique("k"), df) == (0, [])

@@ -114,7 +114,8 @@ def _pd_int_keys(df: Any, column: str) -> Any | None:
     import pandas as pd
 
     s = df[column]
-    if not pd.api.types.is_integer_dtype(s.dtype):
+    # a frame with two columns of that name gives a DataFrame: the general rule handles it
+    if not isinstance(s, pd.Series) or not pd.api.types.is_integer_dtype(s.dtype):
         return None
     own = getattr(s.dtype, "numpy_dtype", None)  # nullable Int64, int64[pyarrow]
     if own is None:
