@@ -101,18 +101,20 @@ def test_two_runs_at_once_never_run_more_assets_of_a_pool_than_its_limit(make_pr
         for selection in (keys[:3], keys[3:])
     ]
     log = root / "calls.log"
-    deadline = time.time() + 120
-    # both runs are scheduling once all six assets are leased; two assets are running
-    while time.time() < deadline and not (
-        _rows(catalog_url, "select count(*) from leases where key like 'load%'") == [(6,)]
-        and log.exists()
-        and len(log.read_text().splitlines()) >= 2
-    ):
-        time.sleep(0.05)
-    time.sleep(1.0)  # several polls of the waiting run, at 0.2 s each
-    started = log.read_text().splitlines()
-    (root / "release").touch()
-    outs = [p.communicate(timeout=300) for p in procs]
+    try:
+        deadline = time.time() + 120
+        # both runs are scheduling once all six assets are leased; two assets are running
+        while time.time() < deadline and not (
+            _rows(catalog_url, "select count(*) from leases where key like 'load%'") == [(6,)]
+            and log.exists()
+            and len(log.read_text().splitlines()) >= 2
+        ):
+            time.sleep(0.05)
+        time.sleep(1.0)  # several polls of the waiting run, at 0.2 s each
+        started = log.read_text().splitlines() if log.exists() else []
+    finally:  # the runs end whatever happened above
+        (root / "release").touch()
+        outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [e for _, e in outs]
     assert len(started) == 2, started
     steps = [s for out, _ in outs for s in json.loads(out)["steps"]]
