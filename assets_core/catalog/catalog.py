@@ -33,6 +33,7 @@ from sqlalchemy.exc import (
     ProgrammingError,
 )
 
+from assets_core import collector
 from assets_core.catalog import events as ev
 from assets_core.catalog import migrate
 from assets_core.catalog import observations as obs
@@ -273,7 +274,7 @@ class Catalog:
 
     def state(self) -> CatalogState:
         """Everything the planner needs, in one query per table."""
-        with self.engine.connect() as conn:
+        with collector.paused(), self.engine.connect() as conn:  # many rows, none garbage
             if self.engine.dialect.name in ("sqlite", "postgresql"):
                 # read by every plan: plain SQL on the driver's cursor, nothing to compile
                 cur = conn.connection.cursor()
@@ -285,10 +286,10 @@ class Catalog:
             else:
                 rows = conn.execute(self._state_query()).all()
                 srcs = conn.execute(select(t.source_state.c.key, t.source_state.c.version)).all()
-        return CatalogState(
-            assets={r[0]: AssetState._make(r) for r in rows},
-            sources={k: v for k, v in srcs},
-        )
+            return CatalogState(
+                assets={r[0]: AssetState._make(r) for r in rows},
+                sources={k: v for k, v in srcs},
+            )
 
     def asset_states(self, keys: Iterable[str]) -> dict[str, AssetState]:
         """The current state of ``keys`` (those the catalog knows), in few queries."""
