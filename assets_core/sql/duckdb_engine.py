@@ -110,19 +110,16 @@ class DuckDBEngine(Engine):
     def describe_content(
         self, qualified: str, schema: str | None, table: str
     ) -> tuple[int, Any, list[tuple[str, str]]]:
-        # one statement: the aggregate gives rows and the sum of row hashes (order does
-        # not matter, duplicates count), the empty join gives the columns and their types
-        sql = (
-            "SELECT * FROM (SELECT count(*) AS n, sum(hash(t)::HUGEINT) AS h "
-            f"FROM {qualified} AS t) LEFT JOIN (SELECT * FROM {qualified} LIMIT 0) ON true"
-        )
+        # the aggregate gives rows and the sum of row hashes (order does not matter,
+        # duplicates count); the columns and their types come from binding a relation
+        # over the table, which plans it without running anything
+        sql = f"SELECT count(*) AS n, sum(hash(t)::HUGEINT) AS h FROM {qualified} AS t"
         try:
-            cur = self.conn.execute(sql)
-            desc = cur.description
-            row = cur.fetchall()[0]
+            row = self.conn.execute(sql).fetchall()[0]
+            rel = self.conn.sql(f"SELECT * FROM {qualified}")
+            columns = [(c, str(ty)) for c, ty in zip(rel.columns, rel.types, strict=True)]
         except self._error as e:
             raise EngineError(str(e)) from None
-        columns = [(d[0], str(d[1])) for d in desc[2:]]
         return int(row[0]), int(row[1] or 0), columns
 
     def content_version(self, qualified: str, schema: str | None, table: str) -> tuple[int, Any]:
