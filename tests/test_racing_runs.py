@@ -97,14 +97,22 @@ def test_a_run_that_does_not_wait_skips_what_another_run_is_materializing(
     root = _project(make_project)
     (root / "hold").touch()  # the first run stays at work on "top" until released
     first = _start(root, catalog_url)
-    log = root / "calls.log"
-    deadline = time.time() + 120
-    while "top" not in (log.read_text() if log.exists() else "") and time.time() < deadline:
-        time.sleep(0.05)
-    second = _start(root, catalog_url, "--no-wait")
-    out2, err2 = second.communicate(timeout=300)
-    (root / "hold").unlink()
-    out1, err1 = first.communicate(timeout=300)
+    second = None
+    try:
+        log = root / "calls.log"
+        deadline = time.time() + 120
+        while "top" not in (log.read_text() if log.exists() else "") and time.time() < deadline:
+            time.sleep(0.05)
+        second = _start(root, catalog_url, "--no-wait")
+        out2, err2 = second.communicate(timeout=300)
+        (root / "hold").unlink()
+        out1, err1 = first.communicate(timeout=300)
+    finally:  # never leave a run waiting on the hold file
+        (root / "hold").unlink(missing_ok=True)
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
     assert (first.returncode, second.returncode) == (0, 0), err1 + err2
     steps = json.loads(out2)["steps"]
     reasons = [s["reason"] for s in steps]
