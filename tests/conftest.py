@@ -45,6 +45,18 @@ def _write(path: Path, text: str) -> None:
     path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
 
 
+def rows_at(url: str, statement: str) -> list[tuple[Any, ...]]:
+    """The rows of ``statement`` on the catalog at ``url`` (any dialect)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(statement))]
+    finally:
+        engine.dispose()
+
+
 def cli_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for a CLI subprocess: no inherited catalog URL, no bytecode files."""
     env = {k: v for k, v in os.environ.items() if k != "ASSETS_CATALOG_URL"}

@@ -7,8 +7,8 @@ import subprocess
 import time
 
 import pytest
-from conftest import CLI, cli_env
-from sqlalchemy import create_engine, text, update
+from conftest import CLI, cli_env, rows_at
+from sqlalchemy import update
 
 from assets_core.catalog import schema as t
 from assets_core.catalog.catalog import Catalog
@@ -69,15 +69,6 @@ def _load(name):
 """
 
 
-def _rows(url: str, statement: str) -> list[tuple]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(text(statement))]
-    finally:
-        engine.dispose()
-
-
 def test_two_runs_at_once_never_run_more_assets_of_a_pool_than_its_limit(make_project, catalog_url):
     keys = [f"load_{i}" for i in range(6)]
     assets = "\n".join(
@@ -105,7 +96,7 @@ def test_two_runs_at_once_never_run_more_assets_of_a_pool_than_its_limit(make_pr
         deadline = time.time() + 120
         # both runs are scheduling once all six assets are leased; two assets are running
         while time.time() < deadline and not (
-            _rows(catalog_url, "select count(*) from leases where key like 'load%'") == [(6,)]
+            rows_at(catalog_url, "select count(*) from leases where key like 'load%'") == [(6,)]
             and log.exists()
             and len(log.read_text().splitlines()) >= 2
         ):
@@ -119,6 +110,6 @@ def test_two_runs_at_once_never_run_more_assets_of_a_pool_than_its_limit(make_pr
     assert len(started) == 2, started
     steps = [s for out, _ in outs for s in json.loads(out)["steps"]]
     assert sorted(s["key"] for s in steps if s["status"] == "success") == keys
-    spans = _rows(catalog_url, "select started_at, ended_at from materializations")
+    spans = rows_at(catalog_url, "select started_at, ended_at from materializations")
     assert max(sum(1 for s, e in spans if s <= when < e) for when, _ in spans) <= 2
-    assert _rows(catalog_url, "select count(*) from leases") == [(0,)]
+    assert rows_at(catalog_url, "select count(*) from leases") == [(0,)]

@@ -7,7 +7,7 @@ import subprocess
 import time
 from collections import Counter
 
-from conftest import CLI, cli_env
+from conftest import CLI, cli_env, rows_at
 
 DEFS = """
 import os
@@ -54,17 +54,6 @@ def _start(root, url: str, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def _rows(url: str, statement: str) -> list[tuple]:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(text(statement))]
-    finally:
-        engine.dispose()
-
-
 def test_four_racing_runs_materialize_each_asset_exactly_once(make_project, catalog_url):
     root = _project(make_project)
     procs = [_start(root, catalog_url) for _ in range(4)]
@@ -73,22 +62,22 @@ def test_four_racing_runs_materialize_each_asset_exactly_once(make_project, cata
 
     calls = Counter(line.split()[0] for line in (root / "calls.log").read_text().splitlines())
     assert calls == Counter({k: 1 for k in calls}) and len(calls) == 9
-    success = _rows(catalog_url, "select key from materializations where status = 'success'")
+    success = rows_at(catalog_url, "select key from materializations where status = 'success'")
     assert sorted(k for (k,) in success) == sorted(calls)
     # every run recorded every step it planned: computed, or taken from the run that did
     for out, _ in outs:
         report = json.loads(out)
-        recorded = _rows(
+        recorded = rows_at(
             catalog_url,
             f"select count(*) from materializations where run_id = '{report['run_id']}'",
         )
         assert recorded == [(len(report["steps"]),)]
         for s in report["steps"]:
             assert s["status"] == "success" or s["reason"].startswith("materialized_elsewhere")
-    assert _rows(catalog_url, "select status, count(*) from runs group by status") == [
+    assert rows_at(catalog_url, "select status, count(*) from runs group by status") == [
         ("success", 4)
     ]
-    assert _rows(catalog_url, "select count(*) from leases") == [(0,)]
+    assert rows_at(catalog_url, "select count(*) from leases") == [(0,)]
 
 
 def test_a_run_that_does_not_wait_skips_what_another_run_is_materializing(
