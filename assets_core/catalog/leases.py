@@ -96,6 +96,16 @@ class Leases:
             return True
         return h.host == self.host and not _process_alive(h.pid, h.acquired_at)
 
+    def _row(self, now: float) -> dict[str, Any]:
+        """The columns this run writes into a lease it takes at ``now``."""
+        return {
+            "run_id": self.run_id,
+            "pid": self.pid,
+            "host": self.host,
+            "acquired_at": now,
+            "expires_at": now + self.ttl_s,
+        }
+
     def acquire(self, keys: Iterable[str]) -> dict[str, Holder]:
         """Take the lease of every key in ``keys`` that no live run holds.
 
@@ -106,13 +116,7 @@ class Leases:
         if not want:
             return {}
         now = time.time()
-        row = {
-            "run_id": self.run_id,
-            "pid": self.pid,
-            "host": self.host,
-            "acquired_at": now,
-            "expires_at": now + self.ttl_s,
-        }
+        row = self._row(now)
         busy: dict[str, Holder] = {}
         with self.catalog.writer.begin() as conn:
             q = select(_L).where(_L.c.key.in_(want))
@@ -163,13 +167,7 @@ class Leases:
             if self._dialect == "postgresql":
                 q = q.with_for_update()
             current = {r.key: _holder(r) for r in conn.execute(q)}
-            row = {
-                "run_id": self.run_id,
-                "pid": self.pid,
-                "host": self.host,
-                "acquired_at": now,
-                "expires_at": now + self.ttl_s,
-            }
+            row = self._row(now)
             for key in keys:
                 h = current.get(key)
                 if h is None:
