@@ -456,19 +456,7 @@ class _Run:
             staged = self.tables.quarantine(table) if blocking else self.tables.publish(table, old)
         except AssetsError as e:
             return self._failed(step, started, e.render())
-        out = Outcome(
-            key,
-            1,
-            "success",
-            started,
-            time.time(),
-            data_version=staged.data_version,
-            ref=staged.ref,
-            inline=staged.inline,
-            rows=staged.rows,
-            columns=staged.columns,
-            checks=tuple(outcomes),
-        )
+        out = Outcome.success(key, 1, started, staged, tuple(outcomes))
         res = self.finish(step, out, NO_VALUE)
         # the engine committed the table already: record it now, not a group window later,
         # so that a crash in between (the table new, its record lost) is as unlikely as can be

@@ -96,6 +96,20 @@ class Leases:
             return True
         return h.host == self.host and not _process_alive(h.pid, h.acquired_at)
 
+    @staticmethod
+    def _steal(conn: Any, key: str, holder: Holder, row: dict[str, Any]) -> bool:
+        """Take over ``key`` from an expired ``holder``; False if it changed meanwhile.
+
+        Conditional on the holder seen: a lease renewed in between is never stolen.
+        """
+        taken = conn.execute(
+            update(_L)
+            .where(_L.c.key == key, _L.c.run_id == holder.run_id)
+            .where(_L.c.expires_at == holder.expires_at)
+            .values(**row)
+        ).rowcount
+        return taken == 1
+
     def _row(self, now: float) -> dict[str, Any]:
         """The columns this run writes into a lease it takes at ``now``."""
         return {
@@ -127,14 +141,7 @@ class Leases:
                 if not self._takeable(h, now):
                     busy[key] = h
                     continue
-                # conditional on the holder we saw: never steal a lease renewed meanwhile
-                taken = conn.execute(
-                    update(_L)
-                    .where(_L.c.key == key, _L.c.run_id == h.run_id)
-                    .where(_L.c.expires_at == h.expires_at)
-                    .values(**row)
-                ).rowcount
-                if taken != 1:
+                if not self._steal(conn, key, h, row):
                     busy[key] = h
             free = [k for k in want if k not in current]
             if free:
@@ -176,13 +183,7 @@ class Leases:
                     if got == self.run_id:
                         return key
                 elif h.run_id != self.run_id and self._takeable(h, now):
-                    taken = conn.execute(
-                        update(_L)
-                        .where(_L.c.key == key, _L.c.run_id == h.run_id)
-                        .where(_L.c.expires_at == h.expires_at)
-                        .values(**row)
-                    ).rowcount
-                    if taken == 1:
+                    if self._steal(conn, key, h, row):
                         return key
         return None
 

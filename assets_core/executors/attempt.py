@@ -58,6 +58,25 @@ class Outcome:
     retryable: bool = False
     synced: bool = True  # False: the file behind ``ref`` awaits its fsync by the publishing run
 
+    @classmethod
+    def success(
+        cls, key: str, attempt: int, started: float, staged: Any, checks: tuple[Any, ...]
+    ) -> Outcome:
+        """A successful attempt that produced ``staged`` (a value or table, written)."""
+        return cls(
+            key,
+            attempt,
+            "success",
+            started,
+            time.time(),
+            data_version=staged.data_version,
+            ref=staged.ref,
+            inline=staged.inline,
+            rows=staged.rows,
+            columns=staged.columns,
+            checks=checks,
+        )
+
 
 class AttemptTimeout(BaseException):
     """Raised inside the asset function when its attempt runs out of time.
@@ -147,20 +166,7 @@ def run_attempt(
         return failed(e.render())
     checks = g.checks_of(key)
     outcomes = tuple(run_checks(checks, value, load, project.root)) if checks else ()
-    out = Outcome(
-        key,
-        task.attempt,
-        "success",
-        started,
-        time.time(),
-        data_version=staged.data_version,
-        ref=staged.ref,
-        inline=staged.inline,
-        rows=staged.rows,
-        columns=staged.columns,
-        checks=outcomes,
-    )
-    return out, value
+    return Outcome.success(key, task.attempt, started, staged, outcomes), value
 
 
 def _replace_retryable(out: Outcome, retryable: bool) -> Outcome:
