@@ -57,6 +57,23 @@ def rows_at(url: str, statement: str) -> list[tuple[Any, ...]]:
         engine.dispose()
 
 
+@pytest.fixture
+def cat(catalog_url: str) -> Iterator[Any]:
+    """The catalog at ``catalog_url`` (SQLite and PostgreSQL), opened for the test."""
+    from assets_core.catalog.catalog import Catalog
+
+    c = Catalog.open(catalog_url)
+    yield c
+    c.close()
+
+
+def start_run(cat: Any, planned: int = 1, definitions: dict[str, Any] | None = None) -> str:
+    """A run recorded in ``cat``, as ``assets materialize`` starts one."""
+    return cat.start_run(
+        command="materialize", selection="", planned=planned, definitions=definitions or {}
+    )
+
+
 def cli_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for a CLI subprocess: no inherited catalog URL, no bytecode files."""
     env = {k: v for k, v in os.environ.items() if k != "ASSETS_CATALOG_URL"}

@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 import pytest
+from conftest import start_run
 from sqlalchemy import func, select
 
 from assets_core.catalog import schema as t
@@ -14,19 +15,9 @@ from assets_core.catalog.catalog import Catalog, Record, safe_url
 from assets_core.errors import CatalogError
 
 
-@pytest.fixture
-def cat(catalog_url: str):
-    c = Catalog.open(catalog_url)
-    yield c
-    c.close()
-
-
 def _run(cat: Catalog, planned: int = 1, definitions: dict | None = None) -> str:
-    return cat.start_run(
-        command="materialize",
-        selection="",
-        planned=planned,
-        definitions=definitions if definitions is not None else {"a": {"kind": "python"}},
+    return start_run(
+        cat, planned, definitions if definitions is not None else {"a": {"kind": "python"}}
     )
 
 

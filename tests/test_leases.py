@@ -7,23 +7,12 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
+from conftest import start_run
 from sqlalchemy import update
 
 from assets_core.catalog import schema as t
 from assets_core.catalog.catalog import Catalog, Record
 from assets_core.catalog.leases import Leases
-
-
-@pytest.fixture
-def cat(catalog_url: str):
-    c = Catalog.open(catalog_url)
-    yield c
-    c.close()
-
-
-def _run(cat: Catalog) -> str:
-    return cat.start_run(command="materialize", selection="", planned=1, definitions={})
 
 
 def _dead_pid() -> int:
@@ -33,7 +22,7 @@ def _dead_pid() -> int:
 
 
 def test_free_leases_are_taken_and_a_second_run_is_told_who_holds_them(cat):
-    first, second = Leases(cat, _run(cat)), Leases(cat, _run(cat))
+    first, second = Leases(cat, start_run(cat)), Leases(cat, start_run(cat))
     assert first.acquire(["a", "b"]) == {}
     busy = second.acquire(["b", "c"])
     assert list(busy) == ["b"]
@@ -47,34 +36,34 @@ def test_free_leases_are_taken_and_a_second_run_is_told_who_holds_them(cat):
 
 
 def test_taking_a_lease_again_in_the_same_run_succeeds(cat):
-    leases = Leases(cat, _run(cat))
+    leases = Leases(cat, start_run(cat))
     assert leases.acquire(["a"]) == {}
     assert leases.acquire(["a"]) == {}
 
 
 def test_an_expired_lease_is_taken_over(cat):
-    old = Leases(cat, _run(cat), ttl_s=-1.0)  # expired the moment it is taken
+    old = Leases(cat, start_run(cat), ttl_s=-1.0)  # expired the moment it is taken
     assert old.acquire(["a"]) == {}
-    new = Leases(cat, _run(cat))
+    new = Leases(cat, start_run(cat))
     assert new.acquire(["a"]) == {}
     assert new.holders(["a"])["a"].run_id == new.run_id
 
 
 def test_a_lease_of_a_dead_process_on_this_host_is_taken_over_at_once(cat):
-    old = Leases(cat, _run(cat), ttl_s=3600)
+    old = Leases(cat, start_run(cat), ttl_s=3600)
     old.acquire(["a"])
     with cat.writer.begin() as conn:
         conn.execute(update(t.leases).values(pid=_dead_pid()))
-    new = Leases(cat, _run(cat))
+    new = Leases(cat, start_run(cat))
     assert new.acquire(["a"]) == {}
 
 
 def test_a_live_lease_on_another_host_is_respected_until_it_expires(cat):
-    old = Leases(cat, _run(cat), ttl_s=3600)
+    old = Leases(cat, start_run(cat), ttl_s=3600)
     old.acquire(["a"])
     with cat.writer.begin() as conn:
         conn.execute(update(t.leases).values(pid=_dead_pid(), host="elsewhere"))
-    new = Leases(cat, _run(cat))
+    new = Leases(cat, start_run(cat))
     assert list(new.acquire(["a"])) == ["a"]
     with cat.writer.begin() as conn:
         conn.execute(update(t.leases).values(expires_at=0.0))
@@ -82,7 +71,7 @@ def test_a_live_lease_on_another_host_is_respected_until_it_expires(cat):
 
 
 def test_recording_an_asset_ends_its_lease_in_the_same_transaction(cat):
-    rid = _run(cat)
+    rid = start_run(cat)
     leases = Leases(cat, rid)
     leases.acquire(["a", "b"])
     cat.record(Record(run_id=rid, key="a", status="failed", error="boom"))
@@ -92,7 +81,7 @@ def test_recording_an_asset_ends_its_lease_in_the_same_transaction(cat):
 
 
 def test_renewing_pushes_the_expiry_forward(cat):
-    leases = Leases(cat, _run(cat), ttl_s=5)
+    leases = Leases(cat, start_run(cat), ttl_s=5)
     leases.acquire(["a"])
     before = leases.holders(["a"])["a"].expires_at
     leases.ttl_s = 500
@@ -101,7 +90,7 @@ def test_renewing_pushes_the_expiry_forward(cat):
 
 
 def test_finishing_or_interrupting_a_run_ends_its_leases(cat):
-    done, dead = _run(cat), _run(cat)
+    done, dead = start_run(cat), start_run(cat)
     Leases(cat, done).acquire(["a"])
     Leases(cat, dead).acquire(["b"])
     cat.finish_run(done, "success", {})

@@ -6,8 +6,7 @@ import json
 import subprocess
 import time
 
-import pytest
-from conftest import CLI, cli_env, rows_at
+from conftest import CLI, cli_env, rows_at, start_run
 from sqlalchemy import update
 
 from assets_core.catalog import schema as t
@@ -15,19 +14,8 @@ from assets_core.catalog.catalog import Catalog
 from assets_core.catalog.leases import Leases, slot_key
 
 
-@pytest.fixture
-def cat(catalog_url: str):
-    c = Catalog.open(catalog_url)
-    yield c
-    c.close()
-
-
-def _run(cat: Catalog) -> str:
-    return cat.start_run(command="materialize", selection="", planned=1, definitions={})
-
-
 def test_a_pool_of_two_gives_two_slots_then_none_until_one_is_released(cat):
-    first, second = Leases(cat, _run(cat)), Leases(cat, _run(cat))
+    first, second = Leases(cat, start_run(cat)), Leases(cat, start_run(cat))
     a, b = first.take_slot("warehouse", 2), first.take_slot("warehouse", 2)
     assert {a, b} == {slot_key("warehouse", 0), slot_key("warehouse", 1)}
     assert second.take_slot("warehouse", 2) is None
@@ -38,7 +26,7 @@ def test_a_pool_of_two_gives_two_slots_then_none_until_one_is_released(cat):
 
 
 def test_a_slot_of_a_run_that_stopped_renewing_it_is_taken_over(cat):
-    first, second = Leases(cat, _run(cat)), Leases(cat, _run(cat))
+    first, second = Leases(cat, start_run(cat)), Leases(cat, start_run(cat))
     slot = first.take_slot("warehouse", 1)
     assert second.take_slot("warehouse", 1) is None
     with cat.writer.begin() as conn:  # its run died on another host: no renewal since
