@@ -173,14 +173,12 @@ class TableStores:
         qualified = engine.qualify(schema, table)
         with _naming(key, engine, "running its query" if sql else "writing its table", sql):
             engine.ensure_schema(schema)
-            if direct:
-                # nothing to audit: replacing the table is one atomic statement of its own
+            # one transaction: the new table and its data version commit together, so a
+            # direct write (nothing to audit) is published as late as it can be before
+            # its record, and a staged one is complete before anything audits it
+            with engine.transaction():
                 write(qualified, schema, table)
                 dv, rows, columns = engine.data_version(qualified, schema, table)
-            else:
-                with engine.transaction():
-                    write(qualified, schema, table)
-                    dv, rows, columns = engine.data_version(qualified, schema, table)
         staged = Staged(dv, table_ref(engine.name, schema, table), None, rows, columns)
         value = TableValue(self, key, engine, schema, table)
         return StagedTable(key, engine, schema, table, target, direct, staged, value)
