@@ -36,6 +36,7 @@ class Task:
     attempt: int  # 1-based
     refs: Mapping[str, str]  # value reference of each upstream asset
     timeout_s: float | None = None
+    pool: str | None = None  # the pool whose slot the run took for this attempt
 
 
 @dataclass(frozen=True, slots=True)

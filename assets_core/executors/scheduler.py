@@ -23,6 +23,7 @@ import heapq
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from assets_core.catalog.leases import Leases
@@ -175,6 +176,8 @@ class Scheduler:
                 continue
             self.attempts[i] += 1
             task = run.task(step, self.attempts[i], in_memory=self.backend.in_memory)
+            if pool is not None:  # so that the backend does not queue it behind others
+                task = replace(task, pool=pool)
             self.running[step.key] = (i, task.timeout_s)
             self.backend.submit(task)
 
