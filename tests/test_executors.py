@@ -204,6 +204,22 @@ def test_worker_executors_run_independent_assets_at_the_same_time(
     assert spans["both"][0] >= max(spans["left"][1], spans["right"][1])
 
 
+
+def test_a_local_dask_cluster_serves_no_dashboard_and_logs_nothing(make_project, run_cli):
+    import socket
+
+    root = make_project({"defs.py": CHAIN.format(b_adds=1)})
+    with socket.socket() as held:
+        try:  # Dask's default HTTP port, taken: Dask would warn and pick another one
+            held.bind(("127.0.0.1", 8787))
+            held.listen()
+        except OSError:  # held by another process already
+            pass
+        proc = run_cli(root, "materialize", *WORKER_EXECUTORS["dask"])
+    assert proc.returncode == 0, proc.stderr
+    assert "materialized 4" in proc.stdout
+    assert proc.stderr == ""
+
 CHAIN = """
 from assets_core import asset
 

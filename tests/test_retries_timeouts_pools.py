@@ -216,6 +216,30 @@ def test_a_pool_of_two_runs_at_most_two_at_once(args, make_project, cli_json, ca
     assert _most_at_once(catalog_rows, root) == 2
 
 
+@pytest.mark.parametrize("args", [WORKERS, DASK], ids=["processes", "dask"])
+def test_a_pool_runs_as_many_at_once_as_it_allows_among_other_ready_assets(
+    args, make_project, cli_json, catalog_rows
+):
+    # the quick assets are ready with the pooled ones: sent together, a pooled attempt
+    # must not wait behind another one (its pool slot held) in the same batch
+    pooled = "\n".join(
+        f"@asset(pool='warehouse')\ndef load_{i}():\n    time.sleep(0.4)\n    return {i}\n"
+        for i in range(3)
+    )
+    quick = "\n".join(f"@asset\ndef quick_{i}():\n    return {i}\n" for i in range(8))
+    root = make_project(
+        {"defs.py": POOLED.format(assets=pooled + "\n" + quick)},
+        extra_toml="[tool.assets.pools]\nwarehouse = 2\n",
+    )
+    out = cli_json(root, "materialize", "--json", *args)
+    assert {s["status"] for s in out["steps"]} == {"success"}
+    spans = catalog_rows(
+        root, "select started_at, ended_at from materializations where key like 'load_%'"
+    )
+    assert len(spans) == 3
+    assert max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans) == 2
+
+
 def test_an_asset_in_an_undeclared_pool_is_a_clear_error(make_project, run_cli):
     root = make_project(
         {"defs.py": "from assets_core import asset\n\n@asset(pool='gpu')\ndef x():\n    return 1\n"}
