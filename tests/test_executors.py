@@ -204,7 +204,6 @@ def test_worker_executors_run_independent_assets_at_the_same_time(
     assert spans["both"][0] >= max(spans["left"][1], spans["right"][1])
 
 
-
 def test_a_local_dask_cluster_serves_no_dashboard_and_logs_nothing(make_project, run_cli):
     import socket
 
@@ -219,6 +218,7 @@ def test_a_local_dask_cluster_serves_no_dashboard_and_logs_nothing(make_project,
     assert proc.returncode == 0, proc.stderr
     assert "materialized 4" in proc.stdout
     assert proc.stderr == ""
+
 
 CHAIN = """
 from assets_core import asset
