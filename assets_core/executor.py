@@ -17,10 +17,11 @@ import copy
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from assets_core import collector
 from assets_core.catalog import AssetState, Catalog, CatalogState, Record
+from assets_core.catalog.catalog import PUBLISHING
 from assets_core.checks.runner import CheckOutcome, redact_samples, run_checks
 from assets_core.errors import AssetsError
 from assets_core.executors.attempt import (
@@ -37,6 +38,9 @@ from assets_core.run_observers import run_observers
 from assets_core.selection import select
 from assets_core.sources import observe_all
 from assets_core.stores import FileStore
+
+if TYPE_CHECKING:
+    from assets_core.sql.table_store import StagedTable
 
 SKIP_UPSTREAM_FAILED = "upstream_failed"
 SKIP_UNCHANGED_UPSTREAM = "unchanged_upstream"
@@ -100,7 +104,13 @@ class Listener(Protocol):
 
 
 def open_catalog(project: Project) -> Catalog:
-    return Catalog.open(project.config.catalog_url)
+    """The project's catalog, with the tables of runs that died settled (see Catalog.record)."""
+    catalog = Catalog.open(project.config.catalog_url)
+    if catalog.unsettled_publications():
+        from assets_core.sql.table_store import settle_interrupted
+
+        settle_interrupted(project, catalog)
+    return catalog
 
 
 def open_store(project: Project, catalog: Catalog) -> FileStore:
@@ -451,21 +461,23 @@ class _Run:
         blocking = [o for o in outcomes if o.blocks]
         if blocking and prev is not None and table.staged.data_version == prev.data_version:
             return self._record_published_audit(key, outcomes, started)
-        try:
-            old = prev.data_version if prev is not None else None
-            staged = self.tables.quarantine(table) if blocking else self.tables.publish(table, old)
-        except AssetsError as e:
-            return self._failed(step, started, e.render())
+        staged = self.tables.quarantine(table) if blocking else self.tables.final(table)
         out = Outcome.success(key, 1, started, staged, tuple(outcomes))
-        res = self.finish(step, out, NO_VALUE)
-        # the engine committed the table already: record it now, not a group window later,
-        # so that a crash in between (the table new, its record lost) is as unlikely as can be
-        self.catalog.commit_pending()
+        try:
+            res = self.finish(step, out, NO_VALUE, publish=None if blocking else table)
+        finally:
+            self.tables.discard(table)  # a direct write whose record failed stays unpublished
         assert res is not None  # a success is never retried
         return res
 
-    def finish(self, step: Step, out: Outcome, value: Any) -> StepResult | None:
-        """Record the outcome of an attempt; None when the asset will be attempted again."""
+    def finish(
+        self, step: Step, out: Outcome, value: Any, publish: StagedTable | None = None
+    ) -> StepResult | None:
+        """Record the outcome of an attempt; None when the asset will be attempted again.
+
+        ``publish``: a table to commit in its engine between its ``publishing`` record
+        and that record's settlement, so that a crash at any point can be settled.
+        """
         key = step.key
         if out.status != "success":
             if out.retryable:
@@ -502,27 +514,35 @@ class _Run:
         cv = self.project.code_versions[key]
         chv = self.project.check_versions.get(key)
         status = "quarantined" if blocking else "success"
-        self.catalog.record(
-            Record(
-                run_id=self.run_id,
-                key=key,
-                status=status,
-                reason=reasons_json(step.reasons),
-                code_version=cv.version,
-                code_parts=cv.as_mapping(),
-                input_versions={u: self.current[u] for u in g.upstream[key]},
-                data_version=out.data_version,
-                value_ref=out.ref,
-                inline=out.inline,
-                started_at=out.started,
-                ended_at=out.ended,
-                rows=out.rows,
-                columns=out.columns,
-                checks=outcomes,
-                checks_version=chv.version if chv else None,
-                checks_parts=chv.as_mapping() if chv else None,
-            )
+        rec = Record(
+            run_id=self.run_id,
+            key=key,
+            status=PUBLISHING if publish is not None else status,
+            reason=reasons_json(step.reasons),
+            code_version=cv.version,
+            code_parts=cv.as_mapping(),
+            input_versions={u: self.current[u] for u in g.upstream[key]},
+            data_version=out.data_version,
+            value_ref=out.ref,
+            inline=out.inline,
+            started_at=out.started,
+            ended_at=out.ended,
+            rows=out.rows,
+            columns=out.columns,
+            checks=outcomes,
+            checks_version=chv.version if chv else None,
+            checks_parts=chv.as_mapping() if chv else None,
         )
+        mid = self.catalog.record(rec)
+        if publish is not None:
+            self.catalog.commit_pending()  # the record is durable before the table is
+            try:
+                self.tables.publish(publish)
+            except AssetsError as e:
+                self.catalog.settle_publication(mid, rec, published=False, error=e.render())
+                return StepResult(key, "failed", None, None, False, time.time() - out.started,
+                                  e.render())  # fmt: skip
+            self.catalog.settle_publication(mid, rec, published=True)
         took = out.ended - out.started
         if blocking:
             names = ", ".join(o.check.name for o in blocking)

@@ -128,7 +128,8 @@ def _verify_published(project, catalog) -> None:
                 assert digest(prefix + b"\0" + data) == dv
             value = tables.load(key, ref) if fmt == "table" else store.load(key, ref)
             assert value is not None
-        for m in mats.values():  # no half-written materialization
+        for m in mats.values():  # no half-written materialization, none left unsettled
+            assert m["status"] != "publishing"
             if m["status"] == "success":
                 assert m["data_version"] and m["value_ref"] and m["code_version"]
     finally:
@@ -138,7 +139,7 @@ def _verify_published(project, catalog) -> None:
 @pytest.mark.slow
 def test_sigkill_at_random_points_never_loses_or_redoes_published_work(make_project, load_project):
     from assets_core.catalog import Catalog
-    from assets_core.executor import make_plan
+    from assets_core.executor import make_plan, open_catalog
 
     root = make_project({"defs.py": DEFS})
     _feed(root, 0)
@@ -171,7 +172,7 @@ def test_sigkill_at_random_points_never_loses_or_redoes_published_work(make_proj
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
 
-        catalog = Catalog.open(url)  # marks the killed run interrupted
+        catalog = open_catalog(project)  # marks the killed run interrupted, settles its tables
         try:
             runs = [r for r in catalog.runs(limit=5) if r["pid"] == proc.pid]
             if killed and runs:
@@ -197,6 +198,94 @@ def test_sigkill_at_random_points_never_loses_or_redoes_published_work(make_proj
     catalog = Catalog.open(url)
     try:
         assert make_plan(project, catalog).steps == ()
+        _verify_published(project, catalog)
+    finally:
+        catalog.close()
+
+
+TABLE_DEFS = """
+import pandas as pd
+
+from assets_core import asset
+
+
+@asset(io="duckdb")
+def table_copy():
+    return pd.DataFrame({"v": [1, 2, 3]})
+"""
+
+
+def _die_while_publishing(project, *, engine_committed: bool) -> tuple[str, str]:
+    """A run that recorded a new table as ``publishing`` and died before settling it,
+    after (or before) the engine committed the table: (its data version, its run id)."""
+    import pandas as pd
+
+    from assets_core.catalog.catalog import PUBLISHING, Catalog, Record
+    from assets_core.sql.table_store import TableStores
+
+    catalog = Catalog.open(project.config.catalog_url)
+    tables = TableStores(project, None)
+    try:
+        run_id = catalog.start_run(command="materialize", selection="", planned=1, definitions={})
+        st = tables.stage_frame("table_copy", "duckdb", pd.DataFrame({"v": [7, 8]}), direct=True)
+        staged = tables.final(st)
+        catalog.record(
+            Record(
+                run_id=run_id,
+                key="table_copy",
+                status=PUBLISHING,
+                code_version=project.code_versions["table_copy"].version,
+                input_versions={},
+                data_version=staged.data_version,
+                value_ref=staged.ref,
+                started_at=time.time(),
+                ended_at=time.time(),
+            )
+        )
+        if engine_committed:
+            tables.publish(st)
+        else:
+            tables.discard(st)
+        gone = subprocess.Popen(["true"])  # the run's process: one that has exited
+        gone.wait()
+        with catalog.writer.begin() as conn:
+            from sqlalchemy import text
+
+            conn.execute(
+                text("update runs set pid = :p where id = :r"), {"p": gone.pid, "r": run_id}
+            )
+    finally:
+        tables.close()
+        catalog.close()
+    return staged.data_version, run_id
+
+
+@pytest.mark.parametrize("engine_committed", [True, False], ids=["after-commit", "before-commit"])
+def test_a_table_committed_by_a_run_that_died_is_settled_by_the_next_command(
+    make_project, load_project, run_cli, engine_committed
+):
+    from assets_core.executor import make_plan, open_catalog
+
+    root = make_project({"defs.py": TABLE_DEFS})
+    assert run_cli(root, "materialize").returncode == 0
+    project = load_project(root)
+    before = open_catalog(project)
+    old = before.state().assets["table_copy"]
+    before.close()
+
+    new_version, run_id = _die_while_publishing(project, engine_committed=engine_committed)
+
+    catalog = open_catalog(project)  # the next command: marks the run, settles its table
+    try:
+        state = catalog.state().assets["table_copy"]
+        rows = [r for r in catalog.history("table_copy") if r["run_id"] == run_id]
+        assert [r["status"] for r in rows] == ["success" if engine_committed else "failed"]
+        if engine_committed:  # the engine holds the new table: the catalog now says so
+            assert state.data_version == new_version != old.data_version
+            assert make_plan(project, catalog).steps == ()
+        else:  # it never held it: the old version is still the published one
+            assert state.data_version == old.data_version
+            assert "interrupted before its table was published" in rows[0]["error"]
         _verify_published(project, catalog)
     finally:
         catalog.close()

@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,9 @@ from assets_core.catalog.state import AssetState, CatalogState
 from assets_core.catalog.statements import RecordStatements
 from assets_core.errors import CatalogError
 
+# the status of a record whose value is being committed outside the catalog (a table)
+PUBLISHING = "publishing"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Record:
@@ -49,7 +52,7 @@ class Record:
 
     run_id: str
     key: str
-    status: str  # success | failed | skipped
+    status: str  # success | failed | skipped | quarantined | retried | publishing
     reason: str | None = None
     code_version: str | None = None
     code_parts: Mapping[str, Any] | None = None
@@ -111,6 +114,7 @@ _STATE_COLUMNS = (
     "checks_parts",
     "checks_status",
 )  # in AssetState's order
+_ANY_PUBLISHING = f"SELECT 1 FROM materializations WHERE status = '{PUBLISHING}' LIMIT 1"
 _STATE_SQL = f"SELECT {', '.join(_STATE_COLUMNS)} FROM asset_state"
 
 
@@ -479,7 +483,8 @@ class Catalog:
             mid = self._statements().insert_materialization(conn, values)
             if rec.status == "retried":  # one failed attempt of several: no state, lease kept
                 return mid
-            if self.leases_in_use:  # the lease ends as the outcome becomes visible
+            publishing = rec.status == PUBLISHING
+            if self.leases_in_use and not publishing:  # the lease ends as the outcome shows
                 self._statements().release_lease(conn, rec.key, rec.run_id)
             if rec.status == "skipped":
                 return mid
@@ -497,35 +502,119 @@ class Catalog:
                     outcomes=rec.checks,
                     versions=rec.checks_parts,
                 )
-            now = rec.ended_at or time.time()
-            if rec.status == "success":
-                from assets_core.catalog.checks import checks_status
-
-                params = {
-                    "materialization_id": mid,
-                    "data_version": rec.data_version,
-                    "code_version": rec.code_version,
-                    "code_parts": values["code_parts"],
-                    "input_versions": values["input_versions"],
-                    "value_ref": rec.value_ref,
-                    "published_at": now,
-                    "last_status": "success",
-                    "last_attempt_id": mid,
-                    "last_attempt_at": now,
-                    "checks_version": rec.checks_version,
-                    "checks_parts": values["checks_parts"],
-                    "checks_status": checks_status(rec.checks),
-                }
-                published = True
-            else:
-                params = {
-                    "last_status": rec.status,
-                    "last_attempt_id": mid,
-                    "last_attempt_at": now,
-                }
-                published = False
-            self._statements().put_state(conn, rec.key, params, published)
+            if not publishing:  # a publishing record flips the state when it is settled
+                self._put_state(conn, mid, rec, values["code_parts"], values["checks_parts"])
         return mid
+
+    def _put_state(
+        self, conn: Any, mid: int, rec: Record, code_parts: str | None, checks_parts: str | None
+    ) -> None:
+        now = rec.ended_at or time.time()
+        if rec.status == "success":
+            from assets_core.catalog.checks import checks_status
+
+            params = {
+                "materialization_id": mid,
+                "data_version": rec.data_version,
+                "code_version": rec.code_version,
+                "code_parts": code_parts,
+                "input_versions": json.dumps(rec.input_versions)
+                if rec.input_versions is not None
+                else None,
+                "value_ref": rec.value_ref,
+                "published_at": now,
+                "last_status": "success",
+                "last_attempt_id": mid,
+                "last_attempt_at": now,
+                "checks_version": rec.checks_version,
+                "checks_parts": checks_parts,
+                "checks_status": checks_status(rec.checks),
+            }
+        else:
+            params = {"last_status": rec.status, "last_attempt_id": mid, "last_attempt_at": now}
+        self._statements().put_state(conn, rec.key, params, rec.status == "success")
+
+    # -- two-system publication: a table is committed in its engine between two records ----
+    def settle_publication(
+        self,
+        mid: int,
+        rec: Record,
+        *,
+        published: bool,
+        error: str | None = None,
+        state: bool = True,
+    ) -> None:
+        """Settle the ``publishing`` record ``mid`` (written by :meth:`record`).
+
+        A value published outside the catalog (a table, committed by its engine) is
+        recorded first as ``publishing``, then committed by the engine, then settled
+        here: ``published`` flips the asset's state to it; otherwise the record
+        becomes ``failed`` with ``error``. ``state=False`` leaves the asset's state
+        alone (a later version was published since). A crash between leaves the record
+        ``publishing``; the next command that opens the catalog with the project
+        settles it from what the engine holds (see ``sql.table_store.settle_interrupted``).
+        """
+        status = "success" if published else "failed"
+        done = replace(rec, status=status, error=error if not published else rec.error)
+        dumps = json.dumps
+        with self._transaction() as conn:
+            conn.execute(
+                update(t.materializations)
+                .where(t.materializations.c.id == mid)
+                .values(status=status, error=done.error)
+            )
+            if self.leases_in_use:
+                self._statements().release_lease(conn, rec.key, rec.run_id)
+            if not state:
+                return
+            self._put_state(
+                conn,
+                mid,
+                done,
+                dumps(rec.code_parts) if rec.code_parts is not None else None,
+                dumps(rec.checks_parts) if rec.checks_parts is not None else None,
+            )
+
+    def unsettled_publications(self) -> list[tuple[Record, int, int | None]]:
+        """``publishing`` records whose run is over: (record, its id, the id published now)."""
+        with self.engine.connect() as conn:  # opened by every command: first, a cheap look
+            if conn.exec_driver_sql(_ANY_PUBLISHING).first() is None:
+                return []
+        m, r, s = t.materializations, t.runs, t.asset_state
+        stmt = (
+            select(m, s.c.materialization_id.label("published_id"))
+            .join(r, r.c.id == m.c.run_id)
+            .outerjoin(s, s.c.key == m.c.key)
+            .where(m.c.status == PUBLISHING, r.c.status != "running")
+            .order_by(m.c.id)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).mappings().all()
+        if not rows:
+            return []
+        from assets_core.catalog.checks import recorded_outcomes
+
+        loads = json.loads
+        out = []
+        for row in rows:
+            rec = Record(
+                run_id=row["run_id"],
+                key=row["key"],
+                status=PUBLISHING,
+                reason=row["reason"],
+                code_version=row["code_version"],
+                code_parts=loads(row["code_parts"]) if row["code_parts"] else None,
+                input_versions=loads(row["input_versions"]) if row["input_versions"] else None,
+                data_version=row["data_version"],
+                value_ref=row["value_ref"],
+                started_at=row["started_at"],
+                ended_at=row["ended_at"],
+                checks=recorded_outcomes(self, row["id"]),
+                checks_version=row["checks_version"],
+                checks_parts=loads(row["checks_parts"]) if row["checks_parts"] else None,
+            )
+            out.append((rec, row["id"], row["published_id"]))
+        return out
 
     def finish_run(self, run_id: str, status: str, counts: Mapping[str, int]) -> None:
         with self.writer.begin() as conn:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Connection, func, insert, select, update
 
@@ -33,6 +33,22 @@ def checks_status(outcomes: Sequence[CheckOutcome]) -> str | None:
     if any(not o.passed for o in outcomes):
         return "warned"
     return "passed"
+
+
+class RecordedOutcome(NamedTuple):
+    """A check result as read back from the catalog: enough for :func:`checks_status`."""
+
+    passed: bool
+    blocks: bool
+
+
+def recorded_outcomes(catalog: Catalog, materialization_id: int) -> list[RecordedOutcome]:
+    """The check results recorded with one materialization."""
+    c = t.check_results.c
+    stmt = select(c.passed, c.severity).where(c.materialization_id == materialization_id)
+    with catalog.engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    return [RecordedOutcome(bool(p), not p and sev == "error") for p, sev in rows]
 
 
 def insert_results(

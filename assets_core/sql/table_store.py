@@ -14,8 +14,13 @@ Write, audit, publish for tables:
    staging table stays as the quarantined version.
 
 An asset without checks has nothing to audit: its new table replaces the
-published one in a single atomic statement (``CREATE OR REPLACE TABLE ... AS``),
-which saves the staging table, the rename and a commit.
+published one inside the transaction that wrote it (``CREATE OR REPLACE TABLE
+... AS``), left open until its record is written.
+
+Publication spans two databases, so the executor records the version as
+``publishing`` before the engine commits, and settles the record after; a run
+that died in between is settled by :func:`settle_interrupted` from what the
+engine holds.
 
 A table's value reference is ``table:<engine>:<schema>.<table>``.
 """
@@ -173,32 +178,52 @@ class TableStores:
         qualified = engine.qualify(schema, table)
         with _naming(key, engine, "running its query" if sql else "writing its table", sql):
             engine.ensure_schema(schema)
-            # one transaction: the new table and its data version commit together, so a
-            # direct write (nothing to audit) is published as late as it can be before
-            # its record, and a staged one is complete before anything audits it
-            with engine.transaction():
+            # the new table and its data version in one transaction; a direct write (nothing
+            # to audit) keeps it open: publish() commits it once its record is durable
+            engine.begin()
+            try:
                 write(qualified, schema, table)
                 dv, rows, columns = engine.data_version(qualified, schema, table)
+                if not direct:
+                    engine.commit()
+            except BaseException:
+                if engine.in_transaction:
+                    engine.rollback()
+                raise
         staged = Staged(dv, table_ref(engine.name, schema, table), None, rows, columns)
         value = TableValue(self, key, engine, schema, table)
         return StagedTable(key, engine, schema, table, target, direct, staged, value)
 
     # -- publishing ------------------------------------------------------------------------
-    def publish(self, st: StagedTable, previous_version: str | None = None) -> Staged:
-        """Make ``st`` the published table, atomically; returns its final reference."""
+    def final(self, st: StagedTable) -> Staged:
+        """What ``st`` will be once published: its reference names the target table."""
+        return replace(st.staged, ref=table_ref(st.engine.name, st.schema, st.target))
+
+    def publish(self, st: StagedTable) -> None:
+        """Make ``st`` the published table, atomically, in its engine.
+
+        The executor calls this between the ``publishing`` record and its settlement
+        (see ``Catalog.settle_publication``), so that a crash in between can be settled
+        from what the engine holds.
+        """
         e = st.engine
-        final = table_ref(e.name, st.schema, st.target)
         with _naming(st.key, e, "publishing its table"):
-            if not st.direct:  # (a direct write is published already)
-                e.begin()
-                try:
-                    e.drop(e.qualify(st.schema, st.target))
-                    e.rename(st.schema, st.table, st.target)
-                    e.commit()
-                except BaseException:
-                    e.rollback()
-                    raise
-        return replace(st.staged, ref=final)
+            if st.direct:  # written over the target in a transaction still open
+                e.commit()
+                return
+            e.begin()
+            try:
+                e.drop(e.qualify(st.schema, st.target))
+                e.rename(st.schema, st.table, st.target)
+                e.commit()
+            except BaseException:
+                e.rollback()
+                raise
+
+    def discard(self, st: StagedTable) -> None:
+        """Drop an unpublished direct write (its record could not be written)."""
+        if st.direct and st.engine.in_transaction:
+            st.engine.rollback()
 
     def quarantine(self, st: StagedTable) -> Staged:
         """Keep ``st`` aside unpublished (its staging table), the published table untouched."""
@@ -286,3 +311,45 @@ def drop_table(project: Project, ref: str) -> None:
         e.drop(e.qualify(schema, table))
     finally:
         stores.close()
+
+
+def settle_interrupted(project: Project, catalog: Any) -> list[tuple[str, bool]]:
+    """Settle the ``publishing`` records of runs that died: [(key, published?)].
+
+    A table is committed in its engine between its ``publishing`` record and that
+    record's settlement. When the run died in between, the engine tells which side of
+    the commit it was on: the target table holds the recorded data version (the
+    record is settled as published, unless a later version was published since) or
+    it does not (the record becomes ``failed``: interrupted before publication).
+    An engine that cannot be opened now (e.g. a DuckDB file another run holds) leaves
+    its records for the next command.
+    """
+    pending = catalog.unsettled_publications()
+    if not pending:
+        return []
+    stores = TableStores(project, None)
+    settled = []
+    try:
+        for rec, mid, published_id in pending:
+            engine_name, schema, table = parse_ref(rec.value_ref or "")
+            try:
+                e = stores.engine(engine_name)
+                holds = (
+                    e.table_exists(schema, table)
+                    and e.data_version(e.qualify(schema, table), schema, table)[0]
+                    == rec.data_version
+                )
+            except (EngineError, StoreError):
+                continue
+            later = published_id is not None and published_id > mid  # published since
+            catalog.settle_publication(
+                mid,
+                rec,
+                published=holds,
+                error=None if holds else "the run was interrupted before its table was published",
+                state=not later,
+            )
+            settled.append((rec.key, holds))
+    finally:
+        stores.close()
+    return settled
