@@ -558,11 +558,7 @@ class Catalog:
         done = replace(rec, status=status, error=error if not published else rec.error)
         dumps = json.dumps
         with self._transaction() as conn:
-            conn.execute(
-                update(t.materializations)
-                .where(t.materializations.c.id == mid)
-                .values(status=status, error=done.error)
-            )
+            self._statements().settle(conn, mid, status, done.error)
             if self.leases_in_use:
                 self._statements().release_lease(conn, rec.key, rec.run_id)
             if not state:

@@ -57,7 +57,7 @@ class _Compiled:
 
 
 class RecordStatements:
-    """``insert_materialization``, ``put_blob``, ``put_state``, ``release_lease`` for one dialect."""
+    """``insert_materialization``, ``put_blob``, ``put_state``, ``settle``, ``release_lease``."""
 
     def __init__(self, dialect: Any) -> None:
         name = dialect.name
@@ -86,6 +86,13 @@ class RecordStatements:
             t.leases.c.key == bindparam("key"), t.leases.c.run_id == bindparam("run_id")
         )
         self._lease = _Compiled(lease, dialect)
+        m = t.materializations
+        settle = (
+            update(m)
+            .where(m.c.id == bindparam("mid"))
+            .values(status=bindparam("new_status"), error=bindparam("new_error"))
+        )
+        self._settle = _Compiled(settle, dialect)
 
     def insert_materialization(self, conn: Any, values: Mapping[str, Any]) -> int:
         if not self.fast:
@@ -114,6 +121,15 @@ class RecordStatements:
         stmt = update(t.asset_state).where(t.asset_state.c.key == key)
         if conn.execute(stmt.values({c: values[c] for c in cols})).rowcount == 0:
             conn.execute(insert(t.asset_state), row)
+
+    def settle(self, conn: Any, mid: int, status: str, error: str | None) -> None:
+        """Set the status (and error) of materialization ``mid``."""
+        params = {"mid": mid, "new_status": status, "new_error": error}
+        if self.fast:
+            self._settle.run(conn, params).close()
+            return
+        m = t.materializations
+        conn.execute(update(m).where(m.c.id == mid).values(status=status, error=error))
 
     def release_lease(self, conn: Any, key: str, run_id: str) -> None:
         params = {"key": key, "run_id": run_id}
