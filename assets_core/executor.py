@@ -216,6 +216,7 @@ def _execute(
     try:
         with catalog.group_commit(before_commit=run.store.wait_synced):
             scheduler.run_all()
+            run.publish_grouped()
     except BaseException:
         run.close()
         catalog.finish_run(run_id, "interrupted", _counts(results))
@@ -325,8 +326,13 @@ class _Run:
         if self._tables is None:
             from assets_core.sql.table_store import TableStores
 
-            self._tables = TableStores(self.project, self.store)
+            self._tables = TableStores(self.project, self.store, self.catalog)
         return self._tables
+
+    def publish_grouped(self) -> None:
+        """Commit the table writes still sharing an engine transaction, and settle them."""
+        if self._tables is not None:
+            self._tables.commit_group()
 
     def close(self) -> None:
         self.store.close()
@@ -463,10 +469,12 @@ class _Run:
             return self._record_published_audit(key, outcomes, started)
         staged = self.tables.quarantine(table) if blocking else self.tables.final(table)
         out = Outcome.success(key, 1, started, staged, tuple(outcomes))
+        res = None
         try:
             res = self.finish(step, out, NO_VALUE, publish=None if blocking else table)
         finally:
-            self.tables.discard(table)  # a direct write whose record failed stays unpublished
+            if res is None or res.status == "failed":  # a direct write stays unpublished
+                self.tables.discard(table)
         assert res is not None  # a success is never retried
         return res
 
@@ -534,7 +542,9 @@ class _Run:
             checks_parts=chv.as_mapping() if chv else None,
         )
         mid = self.catalog.record(rec)
-        if publish is not None:
+        if publish is not None and publish.grouped:  # committed with its group, then settled
+            self.tables.enqueue(publish, mid, rec)
+        elif publish is not None:
             self.catalog.commit_pending()  # the record is durable before the table is
             try:
                 self.tables.publish(publish)

@@ -30,10 +30,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from assets_core import asset, source
+from assets_core import asset, source, sql_asset
 
 LOG = Path(__file__).with_name("calls.log")
 feed = source("raw/feed", path="feed.json")
+# SQL tables written in one shared DuckDB transaction, committed together
+doubled_sum = sql_asset("doubled_sum", "SELECT sum(v) AS s, count(*) AS n FROM doubled")
+sum_twice = sql_asset("sum_twice", "SELECT s * 2 AS s2, n FROM doubled_sum")
 
 
 def _ran(name):
@@ -73,9 +76,9 @@ def big(base):  # more than the 64 KiB kept inline: a pickle file
 
 
 @asset
-def label(total, big):
+def label(total, big, sum_twice):
     _ran("label")
-    return f"total={total} n={big[-1]}"
+    return f"total={total} n={big[-1]} s2={int(sum_twice['s2'][0])}"
 
 
 @asset

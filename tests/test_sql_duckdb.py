@@ -304,3 +304,72 @@ def test_sql_reading_a_pickled_python_value_fails_with_the_reason(make_project, 
     results = run(root)
     assert results["uses"].status == "failed"
     assert "whose value is a pickled Python object, not a DataFrame" in results["uses"].error
+
+
+def _steps_in_order(root, load_project):
+    project = load_project(root)
+    catalog = open_catalog(project)
+    try:
+        return [s.key for s in make_plan(project, catalog).steps]
+    finally:
+        catalog.close()
+
+
+def test_a_failure_in_a_shared_transaction_publishes_the_tables_written_before_it(
+    make_project, run_cli, load_project
+):
+    """Direct writes share one DuckDB transaction, which any error aborts: the tables
+    written before the failing one are written again alone and published."""
+    files = {f"models/ok_{i}.sql": f"SELECT {i} AS v" for i in range(3)}
+    files["models/ok_3.sql"] = "SELECT v + 1 AS v FROM ok_0"
+    files["models/zz_broken.sql"] = "SELECT error('boom') AS v FROM ok_3"
+    root = make_project(files, modules=[], extra_toml=TOML)
+    order = _steps_in_order(root, load_project)
+    assert order.index("zz_broken") > order.index("ok_3")  # they shared its transaction
+
+    proc = run_cli(root, "materialize", "--json")
+    assert proc.returncode == 1
+    steps = {s["key"]: s for s in json.loads(proc.stdout)["steps"]}
+    assert "boom" in steps["zz_broken"]["error"]
+    assert all(steps[f"ok_{i}"]["status"] == "success" for i in range(4))
+    assert query(root, "SELECT v FROM ok_3") == [(1,)]
+    catalog = open_catalog(load_project(root))
+    try:
+        statuses = {r["key"]: r["status"] for r in catalog.steps(catalog.runs(1)[0]["id"])}
+        state = catalog.state().assets
+    finally:
+        catalog.close()
+    assert statuses == {**{f"ok_{i}": "success" for i in range(4)}, "zz_broken": "failed"}
+    assert query(root, "SELECT count(*) FROM ok_2") == [(1,)]
+    assert state["ok_2"].published and "zz_broken" not in {
+        k for k, s in state.items() if s.published
+    }
+
+
+def test_a_query_whose_result_changes_is_not_published_when_written_again(
+    make_project, run_cli, load_project
+):
+    """After a later failure in its shared transaction, a query reading random() gives
+    other data when written again: it fails instead of publishing unchecked data."""
+    root = make_project(
+        {
+            "models/a_random.sql": "SELECT random() AS v",
+            "models/zz_broken.sql": "SELECT error('x')",
+        },
+        modules=[],
+        extra_toml=TOML,
+    )
+    order = _steps_in_order(root, load_project)
+    assert order == ["a_random", "zz_broken"]
+    proc = run_cli(root, "materialize", "--json")
+    steps = {s["key"]: s for s in json.loads(proc.stdout)["steps"]}
+    assert steps["a_random"]["status"] == "success"  # as it was when it ran
+    catalog = open_catalog(load_project(root))
+    try:
+        rows = catalog.history("a_random")
+        published = catalog.state().assets["a_random"].published
+    finally:
+        catalog.close()
+    assert [r["status"] for r in rows] == ["failed"]
+    assert "gave different data" in rows[0]["error"]
+    assert not published

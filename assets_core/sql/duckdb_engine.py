@@ -26,6 +26,7 @@ _READERS = {
 
 class DuckDBEngine(Engine):
     default_schema = "main"
+    shares_transactions = True  # a commit costs more than a small table: share it
 
     def __init__(self, spec: EngineSpec) -> None:
         super().__init__(spec)
@@ -88,6 +89,9 @@ class DuckDBEngine(Engine):
 
     def close(self) -> None:
         self.conn.close()
+
+    def forget_session(self) -> None:
+        self._schemas.clear()
 
     def ensure_schema(self, schema: str | None) -> None:
         if schema is None or schema in self._schemas:

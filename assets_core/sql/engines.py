@@ -126,6 +126,8 @@ class Engine:
     """One open connection to an engine; subclasses speak its SQL family."""
 
     default_schema: str | None = None
+    # may several direct writes share one transaction, committed once (TableStores)?
+    shares_transactions = False
 
     def __init__(self, spec: EngineSpec) -> None:
         self.spec = spec
@@ -174,6 +176,9 @@ class Engine:
 
     def close(self) -> None:
         raise NotImplementedError
+
+    def forget_session(self) -> None:
+        """Forget what was cached about objects that a rolled-back transaction created."""
 
     def ensure_schema(self, schema: str | None) -> None:
         raise NotImplementedError

@@ -27,6 +27,8 @@ A table's value reference is ``table:<engine>:<schema>.<table>``.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -69,10 +71,25 @@ class StagedTable:
     direct: bool  # written over the target inside a transaction that is still open
     staged: Staged
     value: TableValue = field(repr=False)
+    grouped: bool = False  # direct, in the engine's shared transaction (see TableStores)
+    redo: Callable[[], StagedTable] | None = field(default=None, repr=False)  # write it alone
 
     @property
     def qualified(self) -> str:
         return self.engine.qualify(self.schema, self.table)
+
+
+# direct writes on an engine that shares transactions (DuckDB) commit together, at most
+# this many or this long after the first: one commit per group instead of one per table
+GROUP_LIMIT = 64
+GROUP_WINDOW_S = 0.25
+
+
+@dataclass(slots=True)
+class _Pending:
+    st: StagedTable
+    mid: int  # its publishing record
+    rec: Any  # the Record, to settle it
 
 
 class TableValue:
@@ -117,9 +134,12 @@ class TableValue:
 class TableStores:
     """The engines and table stores of one run: opened on first use, closed at the end."""
 
-    def __init__(self, project: Project, file_store: FileStore | None) -> None:
+    def __init__(self, project: Project, file_store: FileStore | None, catalog: Any = None) -> None:
         self.project = project
         self.file_store = file_store
+        self.catalog = catalog  # a run's catalog: direct writes may then share transactions
+        self._groups: dict[str, list[_Pending]] = {}
+        self._group_opened: dict[str, float] = {}
         self.specs = engine_specs(project.root, project.config.raw)
         self._engines: dict[str, Engine] = {}
         self.prepared: dict[tuple[str, str], str] = {}  # (engine, key) -> version made readable
@@ -147,16 +167,32 @@ class TableStores:
     def stage_query(
         self, d: Any, refs: dict[str, str], current: dict[str, str], *, direct: bool
     ) -> StagedTable:
-        """Run SQL asset ``d`` into its staging table (or, ``direct``, its target)."""
+        """Run SQL asset ``d`` into its staging table (or, ``direct``, its target).
+
+        A direct write on an engine that shares transactions (DuckDB) joins the open
+        group of writes, committed together by :meth:`commit_group`.
+        """
         from assets_core.sql.materialize import prepare_upstreams, render
 
         engine = self.engine(d.engine)
-        with _naming(d.key, engine, "preparing its upstreams"):
-            prepare_upstreams(self, engine, d, refs, current)
-        sql = render(engine, d)
-        return self._stage(
-            d.key, engine, direct, lambda q, s, t: engine.create_table_as(q, sql), sql
-        )
+
+        def write(grouped: bool) -> StagedTable:
+            with _naming(d.key, engine, "preparing its upstreams"):
+                prepare_upstreams(self, engine, d, refs, current)
+            sql = render(engine, d)
+            create = lambda q, s, t: engine.create_table_as(q, sql)  # noqa: E731
+            return self._stage(d.key, engine, direct, create, sql, grouped=grouped)
+
+        if not (direct and self.catalog is not None and engine.shares_transactions):
+            self.commit_group(engine)  # what is not grouped starts from committed tables
+            return write(False)
+        try:
+            st = write(True)
+        except EngineError:  # the engine aborted the whole shared transaction
+            self._recover(engine)
+            return write(False)  # alone, so that its own error (if any) is what it reports
+        st.redo = lambda: write(False)
+        return st
 
     def stage_frame(self, key: str, engine_name: str, frame: Any, *, direct: bool) -> StagedTable:
         """Write a Python asset's DataFrame into its staging table (``io=``)."""
@@ -166,33 +202,48 @@ class TableStores:
                 hint="return a pandas or polars DataFrame, or drop io=",
             )
         engine = self.engine(engine_name)
+        self.commit_group(engine)
         return self._stage(
             key, engine, direct, lambda q, s, t: engine.write_frame(q, s, t, frame), None
         )
 
     def _stage(
-        self, key: str, engine: Engine, direct: bool, write: Any, sql: str | None
+        self,
+        key: str,
+        engine: Engine,
+        direct: bool,
+        write: Any,
+        sql: str | None,
+        *,
+        grouped: bool = False,
     ) -> StagedTable:
         schema, target = engine.physical(key)
         table = target if direct else target + STAGING_SUFFIX
         qualified = engine.qualify(schema, table)
         with _naming(key, engine, "running its query" if sql else "writing its table", sql):
             engine.ensure_schema(schema)
-            # the new table and its data version in one transaction; a direct write (nothing
-            # to audit) keeps it open: publish() commits it once its record is durable
-            engine.begin()
-            try:
+            if grouped:  # inside the shared transaction; _recover undoes a failure
+                if not engine.in_transaction:
+                    engine.begin()
+                    self._group_opened[engine.name] = time.monotonic()
                 write(qualified, schema, table)
                 dv, rows, columns = engine.data_version(qualified, schema, table)
-                if not direct:
-                    engine.commit()
-            except BaseException:
-                if engine.in_transaction:
-                    engine.rollback()
-                raise
+            else:
+                # the new table and its data version in one transaction; a direct write
+                # (nothing to audit) keeps it open: publish() commits it once it is recorded
+                engine.begin()
+                try:
+                    write(qualified, schema, table)
+                    dv, rows, columns = engine.data_version(qualified, schema, table)
+                    if not direct:
+                        engine.commit()
+                except BaseException:
+                    if engine.in_transaction:
+                        engine.rollback()
+                    raise
         staged = Staged(dv, table_ref(engine.name, schema, table), None, rows, columns)
         value = TableValue(self, key, engine, schema, table)
-        return StagedTable(key, engine, schema, table, target, direct, staged, value)
+        return StagedTable(key, engine, schema, table, target, direct, staged, value, grouped)
 
     # -- publishing ------------------------------------------------------------------------
     def final(self, st: StagedTable) -> Staged:
@@ -221,9 +272,76 @@ class TableStores:
                 raise
 
     def discard(self, st: StagedTable) -> None:
-        """Drop an unpublished direct write (its record could not be written)."""
-        if st.direct and st.engine.in_transaction:
+        """Undo an unpublished direct write (its record could not be written)."""
+        if st.grouped:
+            if not any(p.st is st for p in self._groups.get(st.engine.name, ())):
+                self._recover(st.engine)  # the others of its group are written again
+        elif st.direct and st.engine.in_transaction:
             st.engine.rollback()
+
+    # -- writes sharing one engine transaction ------------------------------------------------
+    def enqueue(self, st: StagedTable, mid: int, rec: Any) -> None:
+        """Publish grouped ``st`` (recorded as ``publishing``, id ``mid``) with its group."""
+        group = self._groups.setdefault(st.engine.name, [])
+        group.append(_Pending(st, mid, rec))
+        opened = self._group_opened.get(st.engine.name, 0.0)
+        if len(group) >= GROUP_LIMIT or time.monotonic() - opened >= GROUP_WINDOW_S:
+            self.commit_group(st.engine)
+
+    def commit_group(self, engine: Engine | None = None) -> None:
+        """Commit the shared transaction of ``engine`` (of every engine: None), then
+        settle its records: recorded (durable) first, committed, settled."""
+        for e in [engine] if engine is not None else list(self._engines.values()):
+            group = self._groups.pop(e.name, [])
+            if not group and not (e.in_transaction and e.name in self._group_opened):
+                continue
+            self._group_opened.pop(e.name, None)
+            assert self.catalog is not None
+            self.catalog.commit_pending()  # the records are durable before the tables
+            try:
+                with _naming(group[0].st.key if group else "?", e, "publishing its table"):
+                    e.commit()
+            except EngineError as err:
+                for p in group:
+                    self.catalog.settle_publication(
+                        p.mid, p.rec, published=False, error=err.render()
+                    )
+                raise
+            for p in group:
+                self.catalog.settle_publication(p.mid, p.rec, published=True)
+
+    def _recover(self, engine: Engine) -> None:
+        """After the engine aborted the shared transaction: roll it back, then write each
+        recorded member of the group again alone, publishing it when it gives the data
+        version it was recorded with (a query whose result changes, e.g. one reading
+        ``now()``, fails instead of publishing data nobody checked)."""
+        assert self.catalog is not None
+        group = self._groups.pop(engine.name, [])
+        self._group_opened.pop(engine.name, None)
+        engine.rollback()
+        engine.forget_session()  # schemas and views created inside it are gone
+        self.prepared = {k: v for k, v in self.prepared.items() if k[0] != engine.name}
+        self.catalog.commit_pending()
+        for p in group:
+            again = None
+            try:
+                assert p.st.redo is not None
+                again = p.st.redo()
+            except EngineError as err:
+                error = err.render()
+            else:
+                error = (
+                    None
+                    if again.staged.data_version == p.rec.data_version
+                    else "written again after another asset's failure, it gave different data"
+                )
+            if error is not None:
+                if engine.in_transaction:
+                    engine.rollback()
+                self.catalog.settle_publication(p.mid, p.rec, published=False, error=error)
+                continue
+            engine.commit()
+            self.catalog.settle_publication(p.mid, p.rec, published=True)
 
     def quarantine(self, st: StagedTable) -> Staged:
         """Keep ``st`` aside unpublished (its staging table), the published table untouched."""
