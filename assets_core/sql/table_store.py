@@ -378,6 +378,9 @@ class TableStores:
     def load(self, key: str, ref: str, kind: str = "pandas") -> Any:
         """The table behind ``ref`` as a DataFrame (what a Python asset reading it receives)."""
         v = self.value(key, ref)
+        # Python code reads committed tables only: what it derives is never published
+        # from a table whose own publication could still be rolled back
+        self.commit_group(v.engine)
         with _naming(key, v.engine, "reading its table"):
             return v.engine.read_frame(v.qualified, kind)
 
