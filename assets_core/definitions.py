@@ -33,13 +33,16 @@ KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*$")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def validate_key(key: str, *, location: str | None = None) -> str:
+def validate_key(key: str, *, location: str | Location | None = None) -> str:
     """Return ``key`` if it is a valid asset key (``seg/seg/...``), else raise."""
+    # a plain identifier (a function's name: nearly every key) passes without the regex
+    if isinstance(key, str) and key.isascii() and key.isidentifier():
+        return key
     if not isinstance(key, str) or not KEY_RE.match(key):
         raise DefinitionError(
             f"invalid asset key {key!r}",
             key=str(key),
-            location=location,
+            location=str(location) if location is not None else None,
             hint="a key is one or more identifiers separated by '/', e.g. 'bi/roas_daily'",
         )
     return key
@@ -133,6 +136,9 @@ def _tags(tags: Iterable[str] | None, where: str) -> frozenset[str]:
     return frozenset(tags)
 
 
+_NO_TAGS: frozenset[str] = frozenset()
+
+
 def _default_group(key: str) -> str:
     return key.split("/", 1)[0] if "/" in key else "default"
 
@@ -202,125 +208,167 @@ def asset(
     assets run at once.
     """
 
-    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
-        loc = _fn_location(f)
-        where = str(loc)
-        if not callable(f) or not hasattr(f, "__code__"):
-            raise DefinitionError("@asset decorates a function", location=where)
-        if key is not None and key_prefix is not None:
-            raise DefinitionError(
-                "give either key= or key_prefix=, not both",
-                location=where,
-                hint="key='bi/roas' is the same as key_prefix='bi' on a function named roas",
-            )
-        if key is not None:
-            k = key
-        elif key_prefix is not None:
-            prefix = [key_prefix] if isinstance(key_prefix, str) else list(key_prefix)
-            k = "/".join([*prefix, f.__name__])
-        else:
-            k = f.__name__
-        validate_key(k, location=where)
-        params = _parameters(f)
-        if params is None:
-            raise DefinitionError(
-                f"asset {k}: *args/**kwargs cannot name upstream assets",
-                key=k,
-                location=where,
-                hint="name each upstream as its own parameter",
-            )
-        explicit = dict(ins or {})
-        for p, up in explicit.items():
-            if p not in params:
-                raise DefinitionError(
-                    f"asset {k}: ins= names parameter {p!r}, which the function does not have",
-                    key=k,
-                    location=where,
-                    hint=f"parameters are: {', '.join(params) or '(none)'}",
-                )
-            validate_key(up, location=where)
-        dep_keys = tuple(_dep_key(d, k, where) for d in (deps or ()))
-        specs = tuple(checks or ())
-        for c in specs:
-            if not getattr(c, "is_check_spec", False):
-                raise DefinitionError(
-                    f"asset {k}: checks= entry {c!r} is not a check",
-                    key=k,
-                    location=where,
-                    hint="use the built-ins, e.g. checks=[checks.not_null('id')]; "
-                    "declare custom checks with @check(asset)",
-                )
-        d = AssetDef(
-            key=k,
-            fn=f,
-            params=tuple(params),
-            ins=explicit,
-            deps=dep_keys,
-            group=group or _default_group(k),
-            tags=_tags(tags, where),
-            code_version=code_version,
-            metadata=dict(metadata or {}),
-            location=loc,
-            checks=specs,
-            freshness=_freshness(freshness, k, where),
-            io=io,
-            columns=_columns(columns, k, where),
-            **_how_it_runs(retry, timeout, pool, k, where),
-        )
-        f.__asset_def__ = d  # type: ignore[attr-defined]
-        return f
-
+    options = (
+        key,
+        key_prefix,
+        group,
+        tags,
+        deps,
+        ins,
+        code_version,
+        metadata,
+        checks,
+        freshness,
+        io,
+        columns,
+        retry,
+        timeout,
+        pool,
+    )
     if fn is not None:
-        return decorate(fn)
-    return decorate
+        return _define(fn, *options)
+    return lambda f: _define(f, *options)
 
 
-def _how_it_runs(retry: Any, timeout: Any, pool: Any, key: str, where: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if retry is not None:
-        from assets_core.retries import Retry
+def _define(
+    f: Callable[..., Any],
+    key: str | None,
+    key_prefix: str | Iterable[str] | None,
+    group: str | None,
+    tags: Iterable[str] | None,
+    deps: Iterable[Any] | None,
+    ins: Mapping[str, str] | None,
+    code_version: str | None,
+    metadata: Mapping[str, Any] | None,
+    checks: Iterable[Any] | None,
+    freshness: Freshness | None,
+    io: str | None,
+    columns: Mapping[str, Iterable[str]] | None,
+    retry: Retry | None,
+    timeout: str | float | None,
+    pool: str | None,
+) -> Callable[..., Any]:
+    """Record the AssetDef of ``f`` on it (``@asset``'s work).
 
-        if not isinstance(retry, Retry):
+    It runs once per asset at every load, so the common case is kept cheap: no
+    closure per call, and only the error paths format the location.
+    """
+    code = getattr(f, "__code__", None)
+    if code is None or not callable(f):
+        raise DefinitionError("@asset decorates a function", location=str(_fn_location(f)))
+    loc = Location(code.co_filename, code.co_firstlineno)
+    if key is not None and key_prefix is not None:
+        raise DefinitionError(
+            "give either key= or key_prefix=, not both",
+            location=str(loc),
+            hint="key='bi/roas' is the same as key_prefix='bi' on a function named roas",
+        )
+    if key is not None:
+        k = key
+    elif key_prefix is not None:
+        prefix = [key_prefix] if isinstance(key_prefix, str) else list(key_prefix)
+        k = "/".join([*prefix, f.__name__])
+    else:
+        k = f.__name__
+    validate_key(k, location=loc)
+    params = _parameters(f)
+    if params is None:
+        raise DefinitionError(
+            f"asset {k}: *args/**kwargs cannot name upstream assets",
+            key=k,
+            location=str(loc),
+            hint="name each upstream as its own parameter",
+        )
+    explicit = dict(ins) if ins else {}
+    for p, up in explicit.items():
+        if p not in params:
             raise DefinitionError(
-                f"asset {key}: retry= must be a Retry, got {retry!r}",
-                key=key,
-                location=where,
-                hint="from assets_core import Retry; @asset(retry=Retry(max_attempts=3))",
+                f"asset {k}: ins= names parameter {p!r}, which the function does not have",
+                key=k,
+                location=str(loc),
+                hint=f"parameters are: {', '.join(params) or '(none)'}",
             )
-        out["retry"] = retry
-    if timeout is not None:
-        from assets_core.durations import parse_duration
-
-        try:
-            seconds = parse_duration(timeout)
-        except DefinitionError as e:
+        validate_key(up, location=loc)
+    specs = tuple(checks) if checks else ()
+    for c in specs:
+        if not getattr(c, "is_check_spec", False):
             raise DefinitionError(
-                f"asset {key}: timeout={timeout!r}: {e.message}",
-                key=key,
-                location=where,
-                hint=e.hint,
-            ) from None
-        if seconds <= 0:
-            raise DefinitionError(
-                f"asset {key}: timeout={timeout!r} must be more than zero",
-                key=key,
-                location=where,
-                hint='e.g. timeout="15m"',
+                f"asset {k}: checks= entry {c!r} is not a check",
+                key=k,
+                location=str(loc),
+                hint="use the built-ins, e.g. checks=[checks.not_null('id')]; "
+                "declare custom checks with @check(asset)",
             )
-        out["timeout_s"] = seconds
-    if pool is not None:
-        if not isinstance(pool, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_-]*$", pool):
-            raise DefinitionError(
-                f"asset {key}: pool={pool!r} is not a pool name",
-                key=key,
-                location=where,
-                hint='name a pool of [tool.assets.pools], e.g. pool="warehouse"',
-            )
-        out["pool"] = pool
-    return out
+    d = AssetDef(
+        key=k,
+        fn=f,
+        params=params,
+        ins=explicit,
+        deps=tuple(_dep_key(x, k, str(loc)) for x in deps) if deps else (),
+        group=group or _default_group(k),
+        tags=_tags(tags, str(loc)) if tags is not None else _NO_TAGS,
+        code_version=code_version,
+        metadata=dict(metadata) if metadata else {},
+        location=loc,
+        checks=specs,
+        freshness=_freshness(freshness, k, str(loc)) if freshness is not None else None,
+        io=io,
+        columns=_columns(columns, k, str(loc)) if columns else {},
+        retry=_retry(retry, k, loc) if retry is not None else None,
+        timeout_s=_timeout_s(timeout, k, loc) if timeout is not None else None,
+        pool=_pool(pool, k, loc) if pool is not None else None,
+    )
+    f.__asset_def__ = d  # type: ignore[attr-defined]
+    return f
 
 
-def _parameters(f: Callable[..., Any]) -> list[str] | None:
+def _retry(retry: Any, key: str, loc: Location) -> Retry:
+    from assets_core.retries import Retry
+
+    if not isinstance(retry, Retry):
+        raise DefinitionError(
+            f"asset {key}: retry= must be a Retry, got {retry!r}",
+            key=key,
+            location=str(loc),
+            hint="from assets_core import Retry; @asset(retry=Retry(max_attempts=3))",
+        )
+    return retry
+
+
+def _timeout_s(timeout: Any, key: str, loc: Location) -> float:
+    from assets_core.durations import parse_duration
+
+    try:
+        seconds = parse_duration(timeout)
+    except DefinitionError as e:
+        raise DefinitionError(
+            f"asset {key}: timeout={timeout!r}: {e.message}",
+            key=key,
+            location=str(loc),
+            hint=e.hint,
+        ) from None
+    if seconds <= 0:
+        raise DefinitionError(
+            f"asset {key}: timeout={timeout!r} must be more than zero",
+            key=key,
+            location=str(loc),
+            hint='e.g. timeout="15m"',
+        )
+    return seconds
+
+
+def _pool(pool: Any, key: str, loc: Location) -> str:
+    if not isinstance(pool, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_-]*$", pool):
+        raise DefinitionError(
+            f"asset {key}: pool={pool!r} is not a pool name",
+            key=key,
+            location=str(loc),
+            hint='name a pool of [tool.assets.pools], e.g. pool="warehouse"',
+        )
+    return pool
+
+
+def _parameters(f: Callable[..., Any]) -> tuple[str, ...] | None:
     """Parameter names of ``f`` (None when it takes *args or **kwargs).
 
     Read from the code object: inspect.signature costs ten times more, and
@@ -329,8 +377,7 @@ def _parameters(f: Callable[..., Any]) -> list[str] | None:
     code = f.__code__
     if code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS):
         return None
-    n = code.co_argcount + code.co_kwonlyargcount
-    return list(code.co_varnames[:n])
+    return code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
 
 
 def _columns(
