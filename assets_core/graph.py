@@ -66,6 +66,8 @@ class Graph:
 
     @classmethod
     def build(cls, definitions: Iterable[Definition], checks: Iterable[CheckDef] = ()) -> Graph:
+        # one pass per concern over plain dicts and tuples: a load builds this for
+        # every asset of the project, thousands of times a second would not be rare
         defs: dict[str, Definition] = {}
         for d in definitions:
             prev = defs.get(d.key)
@@ -74,41 +76,66 @@ class Graph:
                     continue
                 _raise_duplicate(prev, d)
             defs[d.key] = d
-        by_name: dict[str, list[str]] = {}
-        for k in defs:
-            by_name.setdefault(k.rsplit("/", 1)[-1], []).append(k)
+        names: dict[str, list[str]] = {}  # by the last part of the key, built when needed
+
+        def by_name() -> dict[str, list[str]]:
+            if not names:
+                for k in defs:
+                    names.setdefault(k.rsplit("/", 1)[-1], []).append(k)
+            return names
 
         inputs: dict[str, tuple[tuple[str, str], ...]] = {}
         upstream: dict[str, tuple[str, ...]] = {}
         order_deps: dict[str, tuple[str, ...]] = {}
+        none: tuple[str, ...] = ()
+        self_loops: list[str] = []
+        has_checks = False
         for k, d in defs.items():
             if isinstance(d, SourceDef):
-                inputs[k], upstream[k], order_deps[k] = (), (), ()
+                inputs[k] = upstream[k] = order_deps[k] = none
                 continue
-            pairs = tuple(
-                (p, _resolve(d.key, d.ins, d.location, p, defs, by_name)) for p in d.params
-            )
-            for dep in d.deps:
-                if dep not in defs:
-                    raise UnknownUpstreamError(
-                        f"asset {k}: deps= names {dep!r}, which is not a known asset or source",
-                        key=k,
-                        location=str(d.location),
-                        hint=_did_you_mean(dep, defs, k),
-                    )
-            inputs[k] = pairs
-            upstream[k] = tuple(dict.fromkeys(u for _, u in pairs))
-            order_deps[k] = tuple(x for x in dict.fromkeys(d.deps) if x not in upstream[k])
-        for k in defs:
-            if k in upstream[k] or k in order_deps[k]:
-                raise CycleError([k, k], [str(defs[k].location)] * 2)
+            ins = d.ins
+            pairs = []
+            for p in d.params:
+                # a parameter naming a key directly (the common case) needs no resolving
+                u = p if not ins and p != k and p in defs else None
+                if u is None:
+                    u = _resolve(k, ins, d.location, p, defs, by_name())
+                pairs.append((p, u))
+            ups = tuple(dict.fromkeys([u for _, u in pairs])) if pairs else none
+            inputs[k], upstream[k] = tuple(pairs), ups
+            if d.deps:
+                for dep in d.deps:
+                    if dep not in defs:
+                        raise UnknownUpstreamError(
+                            f"asset {k}: deps= names {dep!r}, which is not a known asset or source",
+                            key=k,
+                            location=str(d.location),
+                            hint=_did_you_mean(dep, defs, k),
+                        )
+                order_deps[k] = tuple(x for x in dict.fromkeys(d.deps) if x not in ups)
+            else:
+                order_deps[k] = none
+            if k in ups or k in order_deps[k]:
+                self_loops.append(k)
+            if not has_checks and getattr(d, "checks", None):
+                has_checks = True
+        if self_loops:
+            k = self_loops[0]
+            raise CycleError([k, k], [str(defs[k].location)] * 2)
 
-        bound = _bind_checks(defs, by_name, checks)
-        _order_check_reads(bound, upstream, order_deps)
+        custom = tuple(checks)
+        bound = (
+            _bind_checks(defs, by_name() if custom else {}, custom) if has_checks or custom else {}
+        )
+        if bound:
+            _order_check_reads(bound, upstream, order_deps)
         order = _toposort(defs, upstream, order_deps)
         down: dict[str, list[str]] = {k: [] for k in defs}
         for k in order:
-            for u in upstream[k] + order_deps[k]:
+            for u in upstream[k]:
+                down[u].append(k)
+            for u in order_deps[k]:
                 down[u].append(k)
         return cls(
             defs=defs,
@@ -310,12 +337,16 @@ def _toposort(
     upstream: Mapping[str, tuple[str, ...]],
     order_deps: Mapping[str, tuple[str, ...]],
 ) -> tuple[str, ...]:
-    indeg = {k: len(upstream[k]) + len(order_deps[k]) for k in defs}
+    indeg: dict[str, int] = {}
     down: dict[str, list[str]] = {k: [] for k in defs}
     for k in defs:
-        for u in upstream[k] + order_deps[k]:
+        ups, deps = upstream[k], order_deps[k]
+        indeg[k] = len(ups) + len(deps)
+        for u in ups:
             down[u].append(k)
-    ready = deque(k for k in defs if indeg[k] == 0)
+        for u in deps:
+            down[u].append(k)
+    ready = deque(k for k, n in indeg.items() if n == 0)
     out: list[str] = []
     while ready:
         k = ready.popleft()
