@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring_ascii as _json_str
 from typing import Any
 
 from assets_core.catalog.state import AssetState, CatalogState
@@ -115,24 +116,34 @@ def plan(
     will_run: set[str] = set()
     steps: list[Step] = []
     fresh: list[str] = []
+    recorded_inputs = _RecordedInputs(graph, assets, source_versions)
+    defs, upstream = graph.defs, graph.upstream
     for key in graph.order:
-        d = graph.defs[key]
-        if d.kind == "source":
+        if defs[key].kind == "source":
             continue
-        reasons = _reasons(
-            key,
-            graph,
-            assets.get(key),
-            assets,
-            code_versions[key],
-            source_versions,
-            will_run,
-        )
+        st = assets.get(key)
+        code = code_versions[key]
+        ups = upstream[key]
+        if (
+            st is not None
+            and st.data_version is not None  # published
+            and st.last_status not in _RETRY_STATUSES
+            and st.code_version == code.version
+            and (not ups or (will_run.isdisjoint(ups) and recorded_inputs.same(key, st)))
+        ):
+            # up to date: what _reasons would find, without decoding what was recorded
+            reasons: tuple[Reason, ...] = ()
+        else:
+            reasons = _reasons(key, graph, st, assets, code, source_versions, will_run)
         in_sel = key in selected
         if force and in_sel:
             reasons = (Reason(FORCED, "--force"), *reasons)
         if not reasons and check_versions is not None:
-            reasons = _checks_reasons(assets.get(key), check_versions.get(key))
+            current = check_versions.get(key)
+            if current is None and st is not None and st.checks_version is None:
+                reasons = ()  # no checks then, none now (what _checks_reasons finds)
+            else:
+                reasons = _checks_reasons(st, current)
             if reasons:
                 stale[key] = reasons
                 if in_sel:
@@ -153,6 +164,48 @@ def plan(
         source_versions=dict(source_versions),
         now=now,
     )
+
+
+_RETRY_STATUSES = ("failed", "timed_out", "quarantined")
+
+
+class _RecordedInputs:
+    """Were ``key``'s recorded input versions exactly its upstreams' current versions?
+
+    The executor records ``json.dumps({upstream: data version})`` in the order of
+    ``graph.upstream``; the text of the current versions in that form is compared with
+    the recorded text, so an up-to-date asset costs no JSON decoding. Any difference
+    (another order, a missing version, an upstream that changed) answers False, and the
+    planner then decides from the decoded values as before.
+    """
+
+    def __init__(
+        self, graph: Graph, assets: Mapping[str, AssetState], source_versions: Mapping[str, str]
+    ) -> None:
+        self._graph = graph
+        self._assets = assets
+        self._sources = source_versions
+        self._items: dict[str, str | None] = {}  # upstream -> '"key": "version"', None: unknown
+
+    def _item(self, up: str) -> str | None:
+        try:
+            return self._items[up]
+        except KeyError:
+            pass
+        if self._graph.is_source(up):
+            version = self._sources.get(up)
+        else:
+            ust = self._assets.get(up)
+            version = ust.data_version if ust is not None else None
+        item = f"{_json_str(up)}: {_json_str(version)}" if isinstance(version, str) else None
+        self._items[up] = item
+        return item
+
+    def same(self, key: str, st: AssetState) -> bool:
+        items = [self._item(up) for up in self._graph.upstream[key]]
+        if None in items:
+            return False
+        return st.input_versions_json == "{" + ", ".join(items) + "}"  # type: ignore[arg-type]
 
 
 def _reasons(
