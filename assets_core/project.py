@@ -14,6 +14,7 @@ import os
 import pickle
 import pkgutil
 import sys
+import time
 import tomllib
 import traceback
 from collections.abc import Iterable
@@ -30,12 +31,12 @@ from assets_core.code_version import (
     Fingerprinter,
     code_stamp,
     digest,
-    file_stamp,
     probe_holds,
 )
 from assets_core.definitions import AssetDef, Definition, SourceDef, definition_of
 from assets_core.errors import DefinitionError, ProjectError
 from assets_core.graph import Graph
+from assets_core.sources import FileDigestCache
 
 DEFAULT_CATALOG = "sqlite:///.assets/catalog.db"
 DEFAULT_STORE = ".assets/store"
@@ -279,7 +280,8 @@ def _sql_definitions(config: ProjectConfig, defs: list[Definition]) -> list[Defi
 
 
 # -- code versions, cached by the content of the files they came from -------------------
-_CACHE_NAME = "code_versions.v4.pickle"
+_CACHE_NAME = "code_versions.v5.pickle"
+_FILES_CACHE_NAME = "code_files.pickle"  # content stamps by (size, mtime), as for sources
 
 
 def _code_versions(
@@ -291,33 +293,56 @@ def _code_versions(
     when the bytecode (and values) of each of its parts are: one edited function in
     a big module then costs one fingerprint, not one per function of the module.
 
-    The cache holds ``{"stamps": {file: content stamp}, "entries": {key: (files,
-    function stamp, probes, CodeVersion)}}``; each file is stamped once per load.
+    The cache holds ``{"stamps": {file: content stamp}, "versions": {key: (files,
+    CodeVersion)}, "checks": pickled {key: (function stamp, probes)}}``. Each file is
+    stamped once per load (and read only when its size or mtime changed, see
+    :class:`~assets_core.sources.FileDigestCache`); when none of an asset's files
+    changed, its version is reused as is and the per-function checks are not even
+    unpickled.
     """
     cache_path = config.state_dir / "cache" / _CACHE_NAME
     try:
         cache: dict[str, Any] = pickle.loads(cache_path.read_bytes())
-        old_stamps: dict[str, str] = cache["stamps"]
-        entries: dict[str, Any] = cache["entries"]
+        known: dict[str, str] = cache["stamps"]
+        versions: dict[str, Any] = cache["versions"]
+        checks_blob: bytes | None = cache["checks"]
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError):
-        old_stamps, entries = {}, {}
+        known, versions, checks_blob = {}, {}, None
     except (KeyError, IndexError):  # written by another version
-        old_stamps, entries = {}, {}
+        known, versions, checks_blob = {}, {}, None
+    digests = FileDigestCache(cache_path.with_name(_FILES_CACHE_NAME))
+    now = time.time()
     stamps: dict[str, str] = {}
 
     def stamp(file: str) -> str:
         got = stamps.get(file)
         if got is None:
-            got = stamps[file] = file_stamp(file)
+            try:
+                got = digests.digest_of(file, os.stat(file), now)
+            except OSError:
+                got = "missing"
+            stamps[file] = got
         return got
 
-    changed = {f for f, s in old_stamps.items() if stamp(f) != s}
+    changed = {f for f, s in known.items() if stamp(f) != s}
+    cached_checks: dict[str, Any] | None = None  # unpickled when first needed
+
+    def checks_of(key: str) -> Any:
+        nonlocal cached_checks
+        if cached_checks is None:
+            try:
+                cached_checks = pickle.loads(checks_blob) if checks_blob else {}
+            except (pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError):
+                cached_checks = {}
+        return cached_checks.get(key)
+
     memo: dict[Any, bool] = {}
     linecache.checkcache()  # function stamps read lines: drop any read before an edit
     fp: Fingerprinter | None = None
     out: dict[str, CodeVersion] = {}
     fresh: dict[str, Any] = {}
-    dirty = len(entries) != 0 and len(changed) != 0
+    fresh_checks: dict[str, Any] = {}  # of the entries computed or checked in this load
+    dirty = len(versions) != 0 and len(changed) != 0
     for key in graph.order:
         d = graph.defs[key]
         if isinstance(d, SourceDef):
@@ -329,16 +354,22 @@ def _code_versions(
             out[key] = CodeVersion.pinned(d.code_version)
             continue
         own = d.fn.__code__.co_filename
-        hit = entries.get(key)
+        hit = versions.get(key)
         fn_stamp = None
         if hit is not None and own in hit[0]:
-            files, own_stamp, probes, cv = hit
-            if changed.isdisjoint(files) or (
-                (fn_stamp := code_stamp(d.fn)) == own_stamp
-                and all(probe_holds(p, memo) for p in probes)
-            ):
-                out[key] = cv
+            if changed.isdisjoint(hit[0]):
+                out[key] = hit[1]
                 fresh[key] = hit
+                continue
+            held = checks_of(key)
+            if (
+                held is not None
+                and (fn_stamp := code_stamp(d.fn)) == held[0]
+                and all(probe_holds(p, memo) for p in held[1])
+            ):
+                out[key] = hit[1]
+                fresh[key] = hit
+                fresh_checks[key] = held
                 continue
         if fp is None:
             fp = Fingerprinter(config.root)
@@ -346,35 +377,37 @@ def _code_versions(
         files = tuple(sorted(fp.files_of(cv) | {own}))
         for f in files:
             stamp(f)
-        fn_stamp = fn_stamp or code_stamp(d.fn)
-        fresh[key] = (files, fn_stamp, fp.probes_of(cv), cv)
+        fresh[key] = (files, cv)
+        fresh_checks[key] = (fn_stamp or code_stamp(d.fn), fp.probes_of(cv))
         out[key] = cv
         dirty = True
-    if dirty or fresh.keys() != entries.keys():
+    if dirty or fresh.keys() != versions.keys():
+        for key in fresh.keys() - fresh_checks.keys():
+            fresh_checks[key] = checks_of(key)
         used = {f for entry in fresh.values() for f in entry[0]}
-        body = {"stamps": {f: stamps[f] for f in used}, "entries": _shared(fresh)}
+        body = {"stamps": {f: stamp(f) for f in used}, **_shared(fresh, fresh_checks)}
         _write_atomic(cache_path, pickle.dumps(body, protocol=5))
+    digests.save()
     return out, (fp.texts if fp is not None else {})
 
 
-def _shared(entries: dict[str, Any]) -> dict[str, Any]:
-    """``entries`` with equal files, probes and parts as one object each.
+def _shared(versions: dict[str, Any], checks: dict[str, Any]) -> dict[str, Any]:
+    """The cache's ``versions`` and ``checks``, equal values written as one object each.
 
     Pickle writes an object it has seen once; most assets share their helpers, so
     the cache shrinks several-fold and loads that much faster.
     """
     seen: dict[Any, Any] = {}
     one = seen.setdefault
-    out = {}
-    for key, (files, fn_stamp, probes, cv) in entries.items():
+    out_versions = {}
+    for key, (files, cv) in versions.items():
         parts = tuple(one(p, p) for p in cv.parts)
-        out[key] = (
-            one(files, files),
-            fn_stamp,
-            tuple(one(p, p) for p in probes),
-            CodeVersion(cv.version, parts),
-        )
-    return out
+        out_versions[key] = (one(files, files), CodeVersion(cv.version, parts))
+    out_checks = {
+        key: (fn_stamp, tuple(one(p, p) for p in probes))
+        for key, (fn_stamp, probes) in checks.items()
+    }
+    return {"versions": out_versions, "checks": pickle.dumps(out_checks, protocol=5)}
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

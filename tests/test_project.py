@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -221,3 +223,75 @@ def test_the_code_version_cache_follows_helper_edits(
     assert load_project(root).code_versions["scaled"] == first  # served from the cache
     write_file(root / "helpers.py", "def scale(x):\n    return x * 3\n")
     assert load_project(root).code_versions["scaled"].version != first.version
+
+
+HELPER_DEFS = {
+    "helpers.py": "def scale(x):\n    return x * 2\n",
+    "defs.py": """
+        from assets_core import asset
+        from helpers import scale
+
+        @asset
+        def scaled():
+            return scale(21)
+
+        @asset
+        def plain():
+            return 1
+    """,
+}
+
+
+def _age(root: Path, *names: str) -> None:
+    """Date ``names`` an hour back: their (size, mtime) is then trusted for their content."""
+    old = time.time() - 3600
+    for name in names:
+        os.utime(root / name, (old, old))
+
+
+def test_an_edited_helper_is_noticed_after_its_file_stamp_was_cached(
+    make_project, write_file, load_project
+) -> None:
+    root = make_project(HELPER_DEFS, modules=["defs"])
+    _age(root, "helpers.py", "defs.py")
+    first = load_project(root).code_versions
+    assert (root / ".assets" / "cache" / "code_files.pickle").is_file()
+    assert load_project(root).code_versions == first  # stamps by (size, mtime)
+    write_file(root / "helpers.py", "def scale(x):\n    return x * 3\n")  # same size
+    edited = load_project(root).code_versions
+    assert edited["scaled"].version != first["scaled"].version
+    assert "helpers.scale" in {p.name for p in edited["scaled"].parts}
+    assert edited["plain"] == first["plain"]
+
+
+def test_touching_a_file_without_changing_it_keeps_every_code_version(
+    make_project, load_project
+) -> None:
+    root = make_project(HELPER_DEFS, modules=["defs"])
+    _age(root, "helpers.py", "defs.py")
+    first = load_project(root).code_versions
+    os.utime(root / "helpers.py")  # now: a new mtime, the same content
+    assert load_project(root).code_versions == first
+
+
+def test_a_load_that_changes_nothing_leaves_the_code_version_cache_as_it_was(
+    make_project, load_project
+) -> None:
+    root = make_project(HELPER_DEFS, modules=["defs"])
+    _age(root, "helpers.py", "defs.py")
+    first = load_project(root).code_versions
+    cache = root / ".assets" / "cache" / "code_versions.v5.pickle"
+    before = cache.read_bytes()
+    os.utime(cache, (1, 1))  # any rewrite would show as a new mtime
+    assert load_project(root).code_versions == first
+    assert cache.stat().st_mtime == 1
+    assert cache.read_bytes() == before
+
+
+def test_a_corrupt_code_version_cache_is_recomputed(make_project, load_project) -> None:
+    root = make_project(HELPER_DEFS, modules=["defs"])
+    first = load_project(root).code_versions
+    cache = root / ".assets" / "cache" / "code_versions.v5.pickle"
+    cache.write_bytes(b"not a pickle")
+    assert load_project(root).code_versions == first
+    assert cache.read_bytes() != b"not a pickle"
