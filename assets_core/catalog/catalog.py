@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import getpass
 import json
 import os
@@ -24,7 +25,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import (
     ArgumentError,
     IntegrityError,
@@ -78,6 +79,15 @@ def safe_url(url: str) -> str:
         return "<invalid catalog URL>"
 
 
+def _url(url: str) -> URL:
+    """``make_url(url)``; a plain SQLite file URL (every default catalog) is built without
+    parsing, which would compile SQLAlchemy's URL pattern in every command."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not any(c in url for c in "?%#"):
+        return URL.create("sqlite", database=url[len(prefix) :])
+    return make_url(url)
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # the driver's own transaction handling would BEGIN (deferred) only before a write;
     # _sqlite_begin takes over so that a write transaction holds the write lock from
@@ -116,6 +126,7 @@ _STATE_COLUMNS = (
 )  # in AssetState's order
 _ANY_PUBLISHING = f"SELECT 1 FROM materializations WHERE status = '{PUBLISHING}' LIMIT 1"
 _STATE_SQL = f"SELECT {', '.join(_STATE_COLUMNS)} FROM asset_state"
+_RUNNING_SQL = "SELECT id, pid, host, started_at FROM runs WHERE status = 'running'"
 
 
 class Catalog:
@@ -211,7 +222,7 @@ class Catalog:
         that, for ``assets catalog upgrade``).
         """
         try:
-            u = make_url(url)
+            u = _url(url)
         except ArgumentError as e:
             raise CatalogError(
                 f"invalid catalog URL {safe_url(url)!r}: {e}",
@@ -234,7 +245,7 @@ class Catalog:
             event.listen(engine, "begin", _sqlite_begin)
         cat = cls(engine, url)
         version = cat._ensure_schema()
-        if check_schema:
+        if check_schema and not version.current:
             migrate.refuse(version, safe_url(url))
         elif not version.current:
             return cat
@@ -290,10 +301,9 @@ class Catalog:
             else:
                 rows = conn.execute(self._state_query()).all()
                 srcs = conn.execute(select(t.source_state.c.key, t.source_state.c.version)).all()
-            return CatalogState(
-                assets={r[0]: AssetState._make(r) for r in rows},
-                sources={k: v for k, v in srcs},
-            )
+            # each row is an AssetState's fields in order: made in C, no call per row
+            states = map(functools.partial(tuple.__new__, AssetState), rows)
+            return CatalogState(assets={st[0]: st for st in states}, sources=dict(srcs))
 
     def asset_states(self, keys: Iterable[str]) -> dict[str, AssetState]:
         """The current state of ``keys`` (those the catalog knows), in few queries."""
@@ -624,12 +634,8 @@ class Catalog:
     def mark_interrupted(self) -> list[str]:
         """Mark runs whose process died (on this host) as ``interrupted``."""
         host = socket.gethostname()
-        with self.engine.connect() as conn:
-            running = conn.execute(
-                select(t.runs.c.id, t.runs.c.pid, t.runs.c.host, t.runs.c.started_at).where(
-                    t.runs.c.status == "running"
-                )
-            ).all()
+        with self.engine.connect() as conn:  # at every open: plain SQL, nothing to compile
+            running = conn.exec_driver_sql(_RUNNING_SQL).all()
         dead = [
             rid
             for rid, pid, h, started in running

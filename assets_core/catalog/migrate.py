@@ -67,7 +67,8 @@ def read_version(conn: Connection) -> SchemaVersion:
     """The schema version of the catalog behind ``conn``."""
     names = _table_names(conn)
     if VERSION_TABLE in names:
-        v = conn.execute(select(version_table.c.version_num)).scalar()
+        # plain SQL: every command reads this row, and a compiled select costs more than it
+        v = conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").scalar()
         return SchemaVersion(int(v) if v and v.isdigit() else -1, True)
     if "meta" in names:
         v = conn.execute(select(t.meta.c.value).where(t.meta.c.name == "schema_version")).scalar()
