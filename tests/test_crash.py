@@ -283,6 +283,9 @@ def test_a_table_committed_by_a_run_that_died_is_settled_by_the_next_command(
         state = catalog.state().assets["table_copy"]
         rows = [r for r in catalog.history("table_copy") if r["run_id"] == run_id]
         assert [r["status"] for r in rows] == ["success" if engine_committed else "failed"]
+        (run,) = [r for r in catalog.runs() if r["id"] == run_id]
+        assert run["status"] == "interrupted"
+        assert (run["materialized"], run["failed"]) == ((1, 0) if engine_committed else (0, 1))
         if engine_committed:  # the engine holds the new table: the catalog now says so
             assert state.data_version == new_version != old.data_version
             assert make_plan(project, catalog).steps == ()

@@ -644,25 +644,34 @@ class Catalog:
         if dead:
             with self.writer.begin() as conn:
                 for rid in dead:
-                    done = conn.execute(
-                        select(t.materializations.c.status, func.count())
-                        .where(t.materializations.c.run_id == rid)
-                        .group_by(t.materializations.c.status)
-                    ).all()
-                    counts = dict(done)
                     conn.execute(
                         update(t.runs)
                         .where(t.runs.c.id == rid, t.runs.c.status == "running")
-                        .values(
-                            status="interrupted",
-                            ended_at=time.time(),
-                            materialized=counts.get("success", 0),
-                            skipped=counts.get("skipped", 0),
-                            failed=counts.get("failed", 0),
-                        )
+                        .values(status="interrupted", ended_at=time.time(), **_counts(conn, rid))
                     )
                     conn.execute(t.leases.delete().where(t.leases.c.run_id == rid))
         return dead
+
+    def recount(self, run_id: str) -> None:
+        """Count a finished run's steps again (its records were settled after it ended)."""
+        with self.writer.begin() as conn:
+            conn.execute(
+                update(t.runs).where(t.runs.c.id == run_id).values(**_counts(conn, run_id))
+            )
+
+
+def _counts(conn: Any, run_id: str) -> dict[str, int]:
+    """materialized / skipped / failed of a run, from its records."""
+    m = t.materializations
+    rows = conn.execute(
+        select(m.c.status, func.count()).where(m.c.run_id == run_id).group_by(m.c.status)
+    ).all()
+    counts = dict(rows)
+    return {
+        "materialized": counts.get("success", 0),
+        "skipped": counts.get("skipped", 0),
+        "failed": counts.get("failed", 0),
+    }
 
 
 @dataclass(slots=True)

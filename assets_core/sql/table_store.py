@@ -450,6 +450,7 @@ def settle_interrupted(project: Project, catalog: Any) -> list[tuple[str, bool]]
         return []
     stores = TableStores(project, None)
     settled = []
+    runs: set[str] = set()
     try:
         for rec, mid, published_id in pending:
             engine_name, schema, table = parse_ref(rec.value_ref or "")
@@ -471,6 +472,9 @@ def settle_interrupted(project: Project, catalog: Any) -> list[tuple[str, bool]]
                 state=not later,
             )
             settled.append((rec.key, holds))
+            runs.add(rec.run_id)
     finally:
         stores.close()
+    for run_id in sorted(runs):
+        catalog.recount(run_id)
     return settled
