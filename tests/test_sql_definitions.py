@@ -295,6 +295,48 @@ def test_unchanged_sql_files_load_from_the_cache_without_sqlglot(make_project, t
     assert second.stdout.strip() == "('bi/customer_journey',) False"
 
 
+def test_a_comment_or_layout_edit_reuses_the_parse_without_sqlglot(make_project, tmp_path):
+    root = project(
+        make_project, {"models/bi/a.sql": "SELECT day, 1+2 AS n FROM bi.customer_journey"}
+    )
+    code = (
+        "import sys\n"
+        "from assets_core.project import Project\n"
+        f"p = Project.load({str(root)!r})\n"
+        "print(p.code_versions['bi/a'].version, p.graph.upstream['bi/a'], 'sqlglot' in sys.modules)\n"
+    )
+    run = [sys.executable, "-c", code]
+
+    def load() -> list[str]:
+        done = subprocess.run(run, capture_output=True, text=True, check=True, cwd=tmp_path)
+        return done.stdout.split(" ", 1)[0], done.stdout.split(" ", 1)[1].strip()
+
+    version, _ = load()
+    sql = root / "models/bi/a.sql"
+    sql.write_text(
+        "-- reviewed\nSELECT day,\n  1 + 2 AS n -- three\nFROM /* the journey */\n  bi.customer_journey\n"
+    )
+    assert load() == (version, "('bi/customer_journey',) False")
+    sql.write_text("SELECT day, 1+3 AS n FROM bi.customer_journey")  # a semantic edit
+    changed, rest = load()
+    assert changed != version and rest.endswith("True")
+
+
+def test_a_reused_parse_still_points_errors_at_the_table_where_it_is_now(
+    make_project, load_project
+):
+    root = project(
+        make_project,
+        {"models/bi/x.sql": "SELECT * FROM bi.y", "models/bi/y.sql": "SELECT 1 AS v"},
+    )
+    load_project(root)  # parsed and cached
+    (root / "models/bi/x.sql").write_text("-- moved\nSELECT *\n\nFROM   bi.y\n")
+    (root / "models/bi/y.sql").unlink()
+    with pytest.raises(DefinitionError) as ei:
+        load_project(root)
+    assert str(ei.value.location).endswith("x.sql:4:11"), ei.value.location
+
+
 def test_the_header_sets_freshness_and_the_engine_is_part_of_the_code_version(
     make_project, load_project
 ):

@@ -57,7 +57,8 @@ class SqlAssetDef:
     dialect: str
     engine: str
     tables: tuple[str, ...]
-    table_positions: tuple[tuple[int, int], ...] = field(repr=False, compare=False)
+    # None when a cached parse was reused after a comment or layout edit (see position_of)
+    table_positions: tuple[tuple[int, int], ...] | None = field(repr=False, compare=False)
     fingerprint: str
     params: tuple[str, ...] = ()
     ins: Mapping[str, str] = field(default_factory=dict)
@@ -92,13 +93,18 @@ class SqlAssetDef:
             version=digest("|".join(f"{p.name}={p.digest}" for p in parts)), parts=parts
         )
 
-    def line_of(self, table: str) -> int:
-        """The line (in the definition's file) where ``table`` is first read."""
+    def position_of(self, table: str) -> tuple[int, int] | None:
+        """(line, column) where ``table`` is first read, None when it is not read."""
+        positions = self.table_positions
+        if positions is None:  # the parse was reused after a comment or layout edit
+            from assets_core.sql.parse import parse_query
+
+            q = parse_query(self.sql, self.dialect, key=self.key, file=self.location.file)
+            positions = tuple((t.line, t.col) for t in q.tables)
         try:
-            line = self.table_positions[self.tables.index(table)][0]
+            return positions[self.tables.index(table)]
         except (ValueError, IndexError):
-            return self.location.line
-        return line if self.path is not None else self.location.line
+            return None
 
 
 def sql_asset(
@@ -155,7 +161,7 @@ def build(
     header: Mapping[str, Any],
     deps: Iterable[Any] | None = None,
     metadata: Mapping[str, Any] | None = None,
-    parsed: tuple[tuple[str, ...], tuple[tuple[int, int], ...], str] | None = None,
+    parsed: tuple[tuple[str, ...], tuple[tuple[int, int], ...] | None, str] | None = None,
 ) -> SqlAssetDef:
     """A :class:`SqlAssetDef` from its query and header values.
 

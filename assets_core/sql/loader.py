@@ -24,9 +24,10 @@ from assets_core.definitions import Location
 from assets_core.errors import DefinitionError, ProjectError, UnknownUpstreamError, closest
 from assets_core.sql.definition import SqlAssetDef, build, parse_header, split_header
 from assets_core.sql.engines import engine_specs, unknown_engine
+from assets_core.sql.lexical import layout_free_key
 
 CACHE_NAME = "sql_assets.pickle"
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2  # entries: (content digest, (tables, positions, fingerprint), layout key)
 
 
 def load_sql(config: Any, defs: Sequence[Any]) -> list[Any]:
@@ -81,9 +82,18 @@ def sql_files(root: Path, sql_paths: Any, state_dir: Path) -> list[SqlAssetDef]:
         stamp = digest(text)
         rel = rel.replace(os.sep, "/")
         hit = cache.get(rel)
-        parsed = hit[1] if hit is not None and hit[0] == stamp else None
+        layout = None
+        if hit is None or hit[0] != stamp:  # changed: maybe only its comments and layout
+            layout = layout_free_key(text, split_header(text)[0])
+        if hit is not None and hit[0] == stamp:
+            parsed, layout = hit[1], hit[2]
+        elif hit is not None and layout is not None and hit[2] == layout:
+            tables, _, fingerprint = hit[1]
+            parsed = (tables, None, fingerprint)  # where the tables are now: parsed on demand
+        else:
+            parsed = None
         d = _from_file(key, text, path, rel, parsed)
-        fresh[rel] = (stamp, (d.tables, d.table_positions, d.fingerprint))
+        fresh[rel] = (stamp, (d.tables, d.table_positions, d.fingerprint), layout)
         out.append(d)
     if fresh != cache:
         _write_cache(cache_path, fresh)
@@ -132,12 +142,11 @@ def _table_key(
 ) -> str:
     parts = table.split(".")
     guess = "/".join(parts)
-    where = _where(d, table)
     if guess == d.key:
         raise DefinitionError(
             f"asset {d.key} reads its own table {table}",
             key=d.key,
-            location=where,
+            location=_where(d, table),
             hint="an asset cannot read itself; read its upstreams instead",
         )
     if guess in exact:
@@ -154,7 +163,7 @@ def _table_key(
                 f"asset {d.key}: table {table} could be any of "
                 + ", ".join(_as_table(k) for k in sorted(found)),
                 key=d.key,
-                location=where,
+                location=_where(d, table),
                 hint=f"qualify it, e.g. {_as_table(sorted(found)[0]).split(' ')[0]}",
             )
     near = closest(guess, exact - {d.key})
@@ -164,7 +173,7 @@ def _table_key(
     raise UnknownUpstreamError(
         f"asset {d.key} reads table {table}, which is neither an asset nor a source",
         key=d.key,
-        location=where,
+        location=_where(d, table),
         hint=hint,
     )
 
@@ -176,11 +185,10 @@ def _as_table(key: str) -> str:
 def _where(d: SqlAssetDef, table: str) -> str:
     if d.path is None:
         return str(d.location)
-    try:
-        line, col = d.table_positions[d.tables.index(table)]
-    except (ValueError, IndexError):
+    position = d.position_of(table)
+    if position is None:
         return str(d.location)
-    return f"{d.location.file}:{line}:{col}"
+    return f"{d.location.file}:{position[0]}:{position[1]}"
 
 
 def _read_cache(path: Path) -> dict[str, Any]:
