@@ -141,6 +141,27 @@ def test_semantic_mutations_change_the_fingerprint_even_when_reformatted(sql, ki
     assert fp(rewrite(mutated, how, pick)) != fp(sql)
 
 
+# -- the layout-free key that lets a comment edit skip the parse -------------------------------
+@settings(max_examples=80, deadline=None)
+@given(
+    sql=st.sampled_from(CORPUS),
+    kind=st.sampled_from(["literal", "column", "operator", "predicate", "join", "none"]),
+    pick=st.integers(0, 50),
+    how=st.sampled_from(["pretty", "compact", "whitespace", "comments", "case", "quoted"]),
+)
+def test_texts_with_the_same_layout_free_key_have_the_same_fingerprint(sql, kind, pick, how):
+    """The key may only be equal where the fingerprint is: a reused parse is never wrong."""
+    from assets_core.sql.lexical import layout_free_key
+
+    other = sql if kind == "none" else (mutate(sql, kind, pick) or sql)
+    other = rewrite(other, how, pick)
+    key = layout_free_key(sql)
+    if key is not None and key == layout_free_key(other):
+        assert fp(other) == fp(sql), other
+    if kind == "none" and how in ("whitespace", "comments") and key is not None:
+        assert layout_free_key(other) == key, other  # and layout edits do reuse it
+
+
 # -- examples a reader can check by eye ------------------------------------------------------
 @pytest.mark.parametrize(
     ("a", "b"),
