@@ -259,6 +259,9 @@ class Project:
 
 @functools.lru_cache(maxsize=4096)
 def _relative(file: str, root: Path) -> str:
+    inside = str(root) + os.sep
+    if file.startswith(inside) and os.sep + ".." not in file:  # the usual case: no resolving
+        return file[len(inside) :]
     try:
         return str(Path(file).resolve().relative_to(root))
     except ValueError:

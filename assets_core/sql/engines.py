@@ -134,6 +134,8 @@ class Engine:
         self.name = spec.name
         self.dialect = spec.dialect
         self.in_transaction = False
+        self._qualified: dict[tuple[str | None, str], str] = {}
+        self._sql_generator: Any = None
 
     # -- naming -----------------------------------------------------------------------------
     def physical(self, key: str) -> tuple[str | None, str]:
@@ -145,9 +147,21 @@ class Engine:
 
     def qualify(self, schema: str | None, table: str) -> str:
         """The quoted name of ``schema.table`` in this engine's SQL."""
-        from sqlglot import exp
+        got = self._qualified.get((schema, table))
+        if got is None:  # sqlglot quotes for the dialect; a run asks for each name often
+            from sqlglot import exp
 
-        return exp.table_(table, db=schema, catalog=self.catalog, quoted=True).sql(self.dialect)
+            node = exp.table_(table, db=schema, catalog=self.catalog, quoted=True)
+            got = self._qualified[(schema, table)] = self._generator().generate(node)
+        return got
+
+    def _generator(self) -> Any:
+        """One sqlglot generator for this engine's dialect (making one per name costs more)."""
+        if self._sql_generator is None:
+            from sqlglot.dialects.dialect import Dialect
+
+            self._sql_generator = Dialect.get_or_raise(self.dialect).generator()
+        return self._sql_generator
 
     @property
     def catalog(self) -> str | None:
@@ -227,7 +241,7 @@ class Engine:
     def _ident(self, name: str) -> str:
         from sqlglot import exp
 
-        return exp.to_identifier(name, quoted=True).sql(self.dialect)
+        return self._generator().generate(exp.to_identifier(name, quoted=True))
 
     def data_version(
         self, qualified: str, schema: str | None, table: str
