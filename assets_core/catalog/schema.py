@@ -70,7 +70,8 @@ materializations = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("run_id", String(40), nullable=False),
     Column("key", String(512), nullable=False),
-    # success | failed | skipped | quarantined (then released | discarded)
+    # success | failed | skipped | quarantined (then released | discarded) | retried;
+    # publishing: a table being committed in its engine (settled to success or failed)
     Column("status", String(16), nullable=False),
     Column("reason", Text),  # why it ran (JSON list of reasons) or why it was skipped
     Column("code_version", String(40)),

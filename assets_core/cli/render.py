@@ -30,6 +30,7 @@ STATUS_STYLE = {
     "success": "green",
     "skipped": "dim",
     "running": "blue",
+    "publishing": "blue",  # a table being committed in its engine, its record not settled yet
     "interrupted": "magenta",
     "source": "blue",
     "quarantined": "red",
