@@ -48,6 +48,9 @@ class CodePart(NamedTuple):
     file: str  # path relative to the project folder
     digest: str
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _REBUILD, (CodePart, tuple(self))
+
 
 class CodeVersion(NamedTuple):
     version: str
@@ -59,6 +62,14 @@ class CodeVersion(NamedTuple):
 
     def as_mapping(self) -> dict[str, list[str]]:
         return {p.name: [p.file, p.digest] for p in self.parts}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _REBUILD, (CodeVersion, tuple(self))
+
+
+# Unpickling a named tuple calls its Python ``__new__``; ``tuple.__new__(cls, fields)``
+# builds the same value in C. The code-version cache holds a few per asset.
+_REBUILD = tuple.__new__
 
 
 def digest(data: bytes | str, size: int = 16) -> str:

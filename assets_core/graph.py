@@ -7,7 +7,6 @@ ambiguous parameter names, and cycles (with their path).
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -346,15 +345,15 @@ def _toposort(
             down[u].append(k)
         for u in deps:
             down[u].append(k)
-    ready = deque(k for k, n in indeg.items() if n == 0)
-    out: list[str] = []
-    while ready:
-        k = ready.popleft()
-        out.append(k)
-        for d in down[k]:
-            indeg[d] -= 1
-            if indeg[d] == 0:
-                ready.append(d)
+    out = [k for k, n in indeg.items() if n == 0]  # also the queue: out[i:] is still to visit
+    i = 0
+    while i < len(out):
+        for d in down[out[i]]:
+            n = indeg[d] - 1
+            indeg[d] = n
+            if n == 0:
+                out.append(d)
+        i += 1
     if len(out) < len(defs):
         left = {k for k in defs if indeg[k] > 0}
         path = _find_cycle(left, upstream, order_deps)
