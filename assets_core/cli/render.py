@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.table import Table
 
-from assets_core.executor import StepResult
-from assets_core.planner import Plan
+if TYPE_CHECKING:  # imported where used: `assets plan` and the like never show a bar
+    from rich.progress import Progress
+
+    from assets_core.executor import StepResult
+    from assets_core.planner import Plan
 
 console = Console(highlight=False, soft_wrap=True)
 if not console.is_terminal:  # logs and pipes: do not squeeze tables into 80 columns
@@ -70,6 +65,8 @@ def print_plan(plan: Plan, title: str = "Plan") -> None:
             f"[green]Nothing to do:[/green] {len(plan.fresh)} selected asset(s) are fresh."
         )
         return
+    from rich.table import Table
+
     table = Table(title=f"{title}: {len(plan.steps)} to materialize, {len(plan.fresh)} fresh")
     table.add_column("#", justify="right", style="dim")
     table.add_column("asset", style="bold")
@@ -92,6 +89,14 @@ class ProgressListener:
 
     def __enter__(self) -> ProgressListener:
         if self.live:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
             self._progress = Progress(
                 TextColumn("[bold]materialize"),
                 BarColumn(),
