@@ -116,7 +116,7 @@ def plan(
     will_run: set[str] = set()
     steps: list[Step] = []
     fresh: list[str] = []
-    recorded_inputs = _RecordedInputs(graph, assets, source_versions)
+    items = _input_items(graph, assets, source_versions)
     defs, upstream = graph.defs, graph.upstream
     for key in graph.order:
         if defs[key].kind == "source":
@@ -129,9 +129,13 @@ def plan(
             and st.data_version is not None  # published
             and st.last_status not in _RETRY_STATUSES
             and st.code_version == code.version
-            and (not ups or (will_run.isdisjoint(ups) and recorded_inputs.same(key, st)))
+            and (
+                not ups
+                or (will_run.isdisjoint(ups) and st.input_versions_json == _inputs_text(ups, items))
+            )
         ):
-            # up to date: what _reasons would find, without decoding what was recorded
+            # up to date: what _reasons would find, comparing the recorded input versions
+            # as text with what the current ones give (any other text is decoded there)
             reasons: tuple[Reason, ...] = ()
         else:
             reasons = _reasons(key, graph, st, assets, code, source_versions, will_run)
@@ -169,43 +173,36 @@ def plan(
 _RETRY_STATUSES = ("failed", "timed_out", "quarantined")
 
 
-class _RecordedInputs:
-    """Were ``key``'s recorded input versions exactly its upstreams' current versions?
+def _input_items(
+    graph: Graph, assets: Mapping[str, AssetState], source_versions: Mapping[str, str]
+) -> dict[str, str]:
+    """``'"key": "version"'`` for each key whose current version is known.
 
-    The executor records ``json.dumps({upstream: data version})`` in the order of
-    ``graph.upstream``; the text of the current versions in that form is compared with
-    the recorded text, so an up-to-date asset costs no JSON decoding. Any difference
-    (another order, a missing version, an upstream that changed) answers False, and the
-    planner then decides from the decoded values as before.
+    The executor records an asset's input versions as ``json.dumps({upstream: data
+    version})`` in the order of ``graph.upstream``; joined in that order, these items
+    give the text an up-to-date asset has recorded (see :func:`_inputs_text`).
     """
-
-    def __init__(
-        self, graph: Graph, assets: Mapping[str, AssetState], source_versions: Mapping[str, str]
-    ) -> None:
-        self._graph = graph
-        self._assets = assets
-        self._sources = source_versions
-        self._items: dict[str, str | None] = {}  # upstream -> '"key": "version"', None: unknown
-
-    def _item(self, up: str) -> str | None:
-        try:
-            return self._items[up]
-        except KeyError:
-            pass
-        if self._graph.is_source(up):
-            version = self._sources.get(up)
+    out = {
+        k: f"{_json_str(k)}: {_json_str(st.data_version)}"
+        for k, st in assets.items()
+        if type(st.data_version) is str
+    }
+    for k in graph.sources:  # a source's version is observed, never in asset_state
+        v = source_versions.get(k)
+        if type(v) is str:
+            out[k] = f"{_json_str(k)}: {_json_str(v)}"
         else:
-            ust = self._assets.get(up)
-            version = ust.data_version if ust is not None else None
-        item = f"{_json_str(up)}: {_json_str(version)}" if isinstance(version, str) else None
-        self._items[up] = item
-        return item
+            out.pop(k, None)
+    return out
 
-    def same(self, key: str, st: AssetState) -> bool:
-        items = [self._item(up) for up in self._graph.upstream[key]]
-        if None in items:
-            return False
-        return st.input_versions_json == "{" + ", ".join(items) + "}"  # type: ignore[arg-type]
+
+def _inputs_text(ups: tuple[str, ...], items: Mapping[str, str]) -> str | None:
+    """The recorded input versions of an asset whose upstreams ``ups`` did not change
+    (None when one has no current version: the planner then decodes what was recorded)."""
+    try:
+        return "{" + ", ".join([items[u] for u in ups]) + "}"
+    except KeyError:
+        return None
 
 
 def _reasons(
