@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from assets_core.freshness import Freshness
     from assets_core.retries import Retry
 
-KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*$")
+KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -38,7 +38,7 @@ def validate_key(key: str, *, location: str | Location | None = None) -> str:
     # a plain identifier (a function's name: nearly every key) passes without the regex
     if isinstance(key, str) and key.isascii() and key.isidentifier():
         return key
-    if not isinstance(key, str) or not KEY_RE.match(key):
+    if not isinstance(key, str) or not KEY_RE.fullmatch(key):
         raise DefinitionError(
             f"invalid asset key {key!r}",
             key=str(key),

@@ -222,7 +222,8 @@ def test_location_points_at_the_decorated_function() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["bad key", "bi//roas", "/roas", "roas/", "1st", "bi/roas-daily", "", "bi.roas"]
+    "bad",
+    ["bad key", "bi//roas", "/roas", "roas/", "1st", "bi/roas-daily", "", "bi.roas", "bi/x\n"],
 )
 def test_bad_key_syntax_raises_definition_error_naming_file_and_line(bad: str) -> None:
     line = _this_line() + 3

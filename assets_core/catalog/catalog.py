@@ -293,10 +293,15 @@ class Catalog:
             if self.engine.dialect.name in ("sqlite", "postgresql"):
                 # read by every plan: plain SQL on the driver's cursor, nothing to compile
                 cur = conn.connection.cursor()
+                sqlite = self.engine.dialect.name == "sqlite"
+                if sqlite:  # autocommit otherwise: both reads from one snapshot
+                    cur.execute("BEGIN")
                 cur.execute(_STATE_SQL)
                 rows = cur.fetchall()
                 cur.execute("SELECT key, version FROM source_state")
                 srcs = cur.fetchall()
+                if sqlite:
+                    cur.execute("COMMIT")
                 cur.close()
             else:
                 rows = conn.execute(self._state_query()).all()
