@@ -275,17 +275,9 @@ def dask_address() -> Iterator[str]:
     Runs reach it with ``--dask-address``, so that each does not start a cluster of its
     own. Its workers load each test's project from that project's folder.
     """
-    import logging
+    from assets_core.executors.dask_cluster import local_cluster
 
-    from dask.distributed import LocalCluster
-
-    cluster = LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=logging.ERROR,
-    )
+    cluster = local_cluster(2)  # the kind of cluster ``--executor dask`` starts
     try:
         yield cluster.scheduler_address
     finally:

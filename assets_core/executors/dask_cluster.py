@@ -132,7 +132,7 @@ class DaskCluster:
         if self.address:
             self.client = Client(self.address)
         else:
-            self.cluster = _local_cluster(self.workers or 2)
+            self.cluster = local_cluster(self.workers or 2)
             self.client = Client(self.cluster)
         self.slots = max(1, sum(self.client.nthreads().values()))
         self.client.subscribe_topic(TOPIC, self._on_event)
@@ -287,7 +287,7 @@ class DaskCluster:
         self.client = self.cluster = None
 
 
-def _local_cluster(workers: int) -> Any:
+def local_cluster(workers: int) -> Any:
     """A ``LocalCluster`` of ``workers`` processes, one thread each, that serves no
     dashboard and logs only errors."""
     import logging
