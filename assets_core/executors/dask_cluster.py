@@ -116,6 +116,7 @@ class DaskCluster:
         self.tag = uuid.uuid4().hex  # marks this run's outcomes among the topic's events
         self.futures: dict[Any, list[Task]] = {}  # Dask task not settled yet -> its attempts
         self.running: dict[Any, int] = {}  # Dask task -> how many of its attempts are unreported
+        self.settled: list[Any] = []  # Dask tasks that ended, released at the next send
         self.where: dict[str, tuple[Any, Task]] = {}  # key -> its attempt's Dask task
         self.buffered: list[Task] = []  # submitted by the run, not yet sent
         self.held: deque[Task] = deque()  # attempts with a timeout, waiting for a free thread
@@ -177,6 +178,10 @@ class DaskCluster:
         sent = min(len(rest), size * lanes)
         self._submit([rest[n : n + size] for n in range(0, sent, size)])
         self.buffered = rest[sent:]
+        # released now, their release goes to the scheduler in the message that sends the
+        # new tasks: the client sends a message at most every 10 ms, and a release sent
+        # alone just before would hold the new tasks back until then
+        self.settled.clear()
 
     def _submit(self, batches: list[list[Task]], priority: int = 0) -> None:
         """Send each batch as a Dask task, all in one message to the scheduler."""
@@ -248,6 +253,7 @@ class DaskCluster:
         from its result, or fail with its error (lost with its worker, or refused)."""
         tasks = self.futures.pop(fut)
         self.running.pop(fut, None)
+        self.settled.append(fut)
         missing = [t for t in tasks if self.where.get(t.key, (None,))[0] is fut]
         if not missing:
             return
