@@ -168,8 +168,8 @@ class DaskCluster:
         for t in self.buffered:
             (alone.append([t]) if t.pool is not None else rest.append(t))
         self._submit(alone, priority=ALONE_PRIORITY)
-        # each thread runs one Dask task and has the next one waiting; what becomes ready
-        # meanwhile waits here, to go in the next one, so that a busy run sends few tasks
+        # DEPTH Dask tasks per thread at a time: what becomes ready meanwhile waits here,
+        # to go in the next one, so that the run sends few tasks, each with several attempts
         lanes = self.slots * DEPTH - len(self.running)
         if not rest or lanes <= 0:
             self.buffered = rest
