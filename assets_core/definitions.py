@@ -358,7 +358,7 @@ def _timeout_s(timeout: Any, key: str, loc: Location) -> float:
 
 
 def _pool(pool: Any, key: str, loc: Location) -> str:
-    if not isinstance(pool, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_-]*$", pool):
+    if not isinstance(pool, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", pool):
         raise DefinitionError(
             f"asset {key}: pool={pool!r} is not a pool name",
             key=key,

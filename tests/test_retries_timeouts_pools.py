@@ -65,11 +65,12 @@ def test_bad_timeout_retry_and_pool_name_the_asset_and_its_line():
         def flaky():
             return 1
 
-    with pytest.raises(DefinitionError, match="is not a pool name"):
+    for bad in ("two words", "warehouse\n"):
+        with pytest.raises(DefinitionError, match="is not a pool name"):
 
-        @asset(pool="two words")
-        def pooled():
-            return 1
+            @asset(pool=bad)
+            def pooled():
+                return 1
 
 
 FLAKY = """
