@@ -79,6 +79,16 @@ def safe_url(url: str) -> str:
         return "<invalid catalog URL>"
 
 
+def _state_json(rec: Record) -> dict[str, str | None]:
+    """The JSON columns a record shares with the asset's state."""
+    dumps = json.dumps
+    return {
+        "code_parts": dumps(rec.code_parts) if rec.code_parts is not None else None,
+        "input_versions": dumps(rec.input_versions) if rec.input_versions is not None else None,
+        "checks_parts": dumps(rec.checks_parts) if rec.checks_parts is not None else None,
+    }
+
+
 def _url(url: str) -> URL:
     """``make_url(url)``; a plain SQLite file URL (every default catalog) is built without
     parsing, which would compile SQLAlchemy's URL pattern in every command."""
@@ -479,8 +489,7 @@ class Catalog:
             "status": rec.status,
             "reason": rec.reason,
             "code_version": rec.code_version,
-            "code_parts": dumps(rec.code_parts) if rec.code_parts is not None else None,
-            "input_versions": dumps(rec.input_versions) if rec.input_versions is not None else None,
+            **_state_json(rec),
             "data_version": rec.data_version,
             "value_ref": rec.value_ref,
             "started_at": rec.started_at,
@@ -492,7 +501,6 @@ class Catalog:
             "columns": dumps(rec.columns) if rec.columns is not None else None,
             "error": rec.error,
             "checks_version": rec.checks_version,
-            "checks_parts": dumps(rec.checks_parts) if rec.checks_parts is not None else None,
         }
         with self._transaction() as conn:
             mid = self._statements().insert_materialization(conn, values)
@@ -518,12 +526,11 @@ class Catalog:
                     versions=rec.checks_parts,
                 )
             if not publishing:  # a publishing record flips the state when it is settled
-                self._put_state(conn, mid, rec, values["code_parts"], values["checks_parts"])
+                self._put_state(conn, mid, rec, values)
         return mid
 
-    def _put_state(
-        self, conn: Any, mid: int, rec: Record, code_parts: str | None, checks_parts: str | None
-    ) -> None:
+    def _put_state(self, conn: Any, mid: int, rec: Record, encoded: Mapping[str, Any]) -> None:
+        """Flip ``rec.key``'s state to record ``mid`` (``encoded``: its :func:`_state_json`)."""
         now = rec.ended_at or time.time()
         if rec.status == "success":
             from assets_core.catalog.checks import checks_status
@@ -532,17 +539,15 @@ class Catalog:
                 "materialization_id": mid,
                 "data_version": rec.data_version,
                 "code_version": rec.code_version,
-                "code_parts": code_parts,
-                "input_versions": json.dumps(rec.input_versions)
-                if rec.input_versions is not None
-                else None,
+                "code_parts": encoded["code_parts"],
+                "input_versions": encoded["input_versions"],
                 "value_ref": rec.value_ref,
                 "published_at": now,
                 "last_status": "success",
                 "last_attempt_id": mid,
                 "last_attempt_at": now,
                 "checks_version": rec.checks_version,
-                "checks_parts": checks_parts,
+                "checks_parts": encoded["checks_parts"],
                 "checks_status": checks_status(rec.checks),
             }
         else:
@@ -571,20 +576,12 @@ class Catalog:
         """
         status = "success" if published else "failed"
         done = replace(rec, status=status, error=error if not published else rec.error)
-        dumps = json.dumps
         with self._transaction() as conn:
             self._statements().settle(conn, mid, status, done.error)
             if self.leases_in_use:
                 self._statements().release_lease(conn, rec.key, rec.run_id)
-            if not state:
-                return
-            self._put_state(
-                conn,
-                mid,
-                done,
-                dumps(rec.code_parts) if rec.code_parts is not None else None,
-                dumps(rec.checks_parts) if rec.checks_parts is not None else None,
-            )
+            if state:
+                self._put_state(conn, mid, done, _state_json(rec))
 
     def unsettled_publications(self) -> list[tuple[Record, int, int | None]]:
         """``publishing`` records whose run is over: (record, its id, the id published now)."""

@@ -262,14 +262,9 @@ class TableStores:
             if st.direct:  # written over the target in a transaction still open
                 e.commit()
                 return
-            e.begin()
-            try:
+            with e.transaction():
                 e.drop(e.qualify(st.schema, st.target))
                 e.rename(st.schema, st.table, st.target)
-                e.commit()
-            except BaseException:
-                e.rollback()
-                raise
 
     def discard(self, st: StagedTable) -> None:
         """Undo an unpublished direct write (its record could not be written)."""
