@@ -106,10 +106,11 @@ class Listener(Protocol):
 def open_catalog(project: Project) -> Catalog:
     """The project's catalog, with the tables of runs that died settled (see Catalog.record)."""
     catalog = Catalog.open(project.config.catalog_url)
-    if catalog.unsettled_publications():
+    pending = catalog.unsettled_publications()
+    if pending:
         from assets_core.sql.table_store import settle_interrupted
 
-        settle_interrupted(project, catalog)
+        settle_interrupted(project, catalog, pending)
     return catalog
 
 

@@ -429,8 +429,11 @@ def drop_table(project: Project, ref: str) -> None:
         stores.close()
 
 
-def settle_interrupted(project: Project, catalog: Any) -> list[tuple[str, bool]]:
-    """Settle the ``publishing`` records of runs that died: [(key, published?)].
+def settle_interrupted(
+    project: Project, catalog: Any, pending: list[tuple[Any, int, int | None]]
+) -> list[tuple[str, bool]]:
+    """Settle ``pending`` (``catalog.unsettled_publications()``), the ``publishing``
+    records of runs that died: [(key, published?)].
 
     A table is committed in its engine between its ``publishing`` record and that
     record's settlement. When the run died in between, the engine tells which side of
@@ -440,9 +443,6 @@ def settle_interrupted(project: Project, catalog: Any) -> list[tuple[str, bool]]
     An engine that cannot be opened now (e.g. a DuckDB file another run holds) leaves
     its records for the next command.
     """
-    pending = catalog.unsettled_publications()
-    if not pending:
-        return []
     stores = TableStores(project, None)
     settled = []
     runs: set[str] = set()
