@@ -309,7 +309,7 @@ class TableStores:
         """After the engine aborted the shared transaction: roll it back, then write each
         recorded member of the group again alone, publishing it when it gives the data
         version it was recorded with (a query whose result changes, e.g. one reading
-        ``now()``, fails instead of publishing data nobody checked)."""
+        ``now()``, fails instead of publishing other data than its record describes)."""
         assert self.catalog is not None
         group = self._groups.pop(engine.name, [])
         self._group_opened.pop(engine.name, None)
@@ -318,7 +318,6 @@ class TableStores:
         self.prepared = {k: v for k, v in self.prepared.items() if k[0] != engine.name}
         self.catalog.commit_pending()
         for p in group:
-            again = None
             try:
                 assert p.st.redo is not None
                 again = p.st.redo()
