@@ -82,16 +82,14 @@ def sql_files(root: Path, sql_paths: Any, state_dir: Path) -> list[SqlAssetDef]:
         stamp = digest(text)
         rel = rel.replace(os.sep, "/")
         hit = cache.get(rel)
-        layout = None
-        if hit is None or hit[0] != stamp:  # changed: maybe only its comments and layout
-            layout = layout_free_key(text, split_header(text)[0])
         if hit is not None and hit[0] == stamp:
             parsed, layout = hit[1], hit[2]
-        elif hit is not None and layout is not None and hit[2] == layout:
-            tables, _, fingerprint = hit[1]
-            parsed = (tables, None, fingerprint)  # where the tables are now: parsed on demand
-        else:
+        else:  # new or changed: maybe only in its comments and layout
+            layout = layout_free_key(text, split_header(text)[0])
             parsed = None
+            if hit is not None and layout is not None and hit[2] == layout:
+                tables, _, fingerprint = hit[1]
+                parsed = (tables, None, fingerprint)  # where the tables are: parsed on demand
         d = _from_file(key, text, path, rel, parsed)
         fresh[rel] = (stamp, (d.tables, d.table_positions, d.fingerprint), layout)
         out.append(d)
