@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from assets_core import collector
-from assets_core.catalog import AssetState, Catalog, CatalogState, Record
-from assets_core.catalog.catalog import PUBLISHING
+from assets_core.catalog.state import PUBLISHING, AssetState, CatalogState
 from assets_core.checks.runner import CheckOutcome, redact_samples, run_checks
 from assets_core.errors import AssetsError
 from assets_core.executors.attempt import (
@@ -40,6 +39,7 @@ from assets_core.sources import observe_all
 from assets_core.stores import FileStore
 
 if TYPE_CHECKING:
+    from assets_core.catalog.catalog import Catalog
     from assets_core.sql.table_store import StagedTable
 
 SKIP_UPSTREAM_FAILED = "upstream_failed"
@@ -105,6 +105,8 @@ class Listener(Protocol):
 
 def open_catalog(project: Project) -> Catalog:
     """The project's catalog, with the tables of runs that died settled (see Catalog.record)."""
+    from assets_core.catalog.catalog import Catalog  # SQLAlchemy: not for a plan's read
+
     catalog = Catalog.open(project.config.catalog_url)
     pending = catalog.unsettled_publications()
     if pending:
@@ -114,25 +116,43 @@ def open_catalog(project: Project) -> Catalog:
     return catalog
 
 
+def peek_state(project: Project) -> CatalogState | None:
+    """The catalog's state, read without opening the catalog when a plan needs no more.
+
+    None when the catalog must be opened (:func:`open_catalog`): it is not a SQLite
+    file, something in it needs settling (see ``catalog/snapshot.py``), or the project
+    has checks (a plan compares the columns they name with the published ones).
+    """
+    if project.graph.checks:
+        return None
+    from assets_core.catalog.snapshot import read_state
+
+    return read_state(project.config.catalog_url)
+
+
 def open_store(project: Project, catalog: Catalog) -> FileStore:
     return FileStore(project.config.store_path, catalog.blob, catalog.blobs)
 
 
 def make_plan(
     project: Project,
-    catalog: Catalog,
+    catalog: Catalog | None,
     selection: str | list[str] | None = None,
     *,
     force: bool = False,
     state: CatalogState | None = None,
 ) -> Plan:
+    """The plan for ``selection``: from ``state`` (read from ``catalog`` when None).
+
+    ``catalog`` may be None with a ``state`` from :func:`peek_state`.
+    """
     with collector.paused():
         return _make_plan(project, catalog, selection, force=force, state=state)
 
 
 def _make_plan(
     project: Project,
-    catalog: Catalog,
+    catalog: Catalog | None,
     selection: str | list[str] | None,
     *,
     force: bool,
@@ -144,7 +164,7 @@ def _make_plan(
     cache = project.config.state_dir / "cache"  # file digests by size and mtime
     the_plan = plan(
         g,
-        state if state is not None else catalog.state(),
+        state if state is not None else _opened(catalog).state(),
         code_versions=project.code_versions,
         source_versions=observe_all(sources, project.root, cache),  # type: ignore[arg-type]
         selection=chosen,
@@ -156,8 +176,14 @@ def _make_plan(
         from assets_core.checks.validate import check_columns
 
         recomputed = {s.key for s in the_plan.steps if not s.checks_only}
-        check_columns(g, catalog.published_columns(g.checks), recomputed)
+        check_columns(g, _opened(catalog).published_columns(g.checks), recomputed)
     return the_plan
+
+
+def _opened(catalog: Catalog | None) -> Catalog:
+    if catalog is None:  # a state from peek_state is given only when this is not reached
+        raise ValueError("make_plan needs the catalog: no state given, or checks to validate")
+    return catalog
 
 
 def execute(
@@ -356,6 +382,8 @@ class _Run:
             self.memory.pop(step.key, None)
 
     def _skip(self, key: str, reason: str) -> StepResult:
+        from assets_core.catalog.catalog import Record  # loaded with the run's catalog
+
         self.catalog.record(Record(run_id=self.run_id, key=key, status="skipped", reason=reason))
         return StepResult(key, "skipped", reason)
 
@@ -487,6 +515,8 @@ class _Run:
         ``publish``: a table to commit in its engine between its ``publishing`` record
         and that record's settlement, so that a crash at any point can be settled.
         """
+        from assets_core.catalog.catalog import Record  # loaded with the run's catalog
+
         key = step.key
         if out.status != "success":
             if out.retryable:
@@ -627,6 +657,8 @@ class _Run:
         status: str = "failed",
         ended: float | None = None,
     ) -> StepResult:
+        from assets_core.catalog.catalog import Record  # loaded with the run's catalog
+
         ended = ended if ended is not None else time.time()
         self.catalog.record(
             Record(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import getpass
 import json
 import os
@@ -39,12 +38,22 @@ from assets_core.catalog import events as ev
 from assets_core.catalog import migrate
 from assets_core.catalog import observations as obs
 from assets_core.catalog import schema as t
-from assets_core.catalog.state import AssetState, CatalogState
+from assets_core.catalog.snapshot import (
+    ANY_PUBLISHING_SQL,
+    RUNNING_SQL,
+    process_alive,
+    sqlite_file,
+)
+from assets_core.catalog.state import (
+    PUBLISHING,
+    STATE_COLUMNS,
+    AssetState,
+    CatalogState,
+    fetch_state,
+    state_from_rows,
+)
 from assets_core.catalog.statements import RecordStatements
 from assets_core.errors import CatalogError
-
-# the status of a record whose value is being committed outside the catalog (a table)
-PUBLISHING = "publishing"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,10 +101,8 @@ def _state_json(rec: Record) -> dict[str, str | None]:
 def _url(url: str) -> URL:
     """``make_url(url)``; a plain SQLite file URL (every default catalog) is built without
     parsing, which would compile SQLAlchemy's URL pattern in every command."""
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and not any(c in url for c in "?%#"):
-        return URL.create("sqlite", database=url[len(prefix) :])
-    return make_url(url)
+    path = sqlite_file(url)
+    return URL.create("sqlite", database=path) if path is not None else make_url(url)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -117,26 +124,6 @@ def _sqlite_begin(conn: Any) -> None:
     # busy timeout; readers keep a plain (deferred) BEGIN and a consistent snapshot
     write = conn.get_execution_options().get("assets_write", False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-
-_STATE_COLUMNS = (
-    "key",
-    "data_version",
-    "code_version",
-    "code_parts",
-    "input_versions",
-    "value_ref",
-    "published_at",
-    "last_status",
-    "last_attempt_at",
-    "materialization_id",
-    "checks_version",
-    "checks_parts",
-    "checks_status",
-)  # in AssetState's order
-_ANY_PUBLISHING = f"SELECT 1 FROM materializations WHERE status = '{PUBLISHING}' LIMIT 1"
-_STATE_SQL = f"SELECT {', '.join(_STATE_COLUMNS)} FROM asset_state"
-_RUNNING_SQL = "SELECT id, pid, host, started_at FROM runs WHERE status = 'running'"
 
 
 class Catalog:
@@ -295,30 +282,25 @@ class Catalog:
     @staticmethod
     def _state_query() -> Any:
         a = t.asset_state.c
-        return select(*(a[c] for c in _STATE_COLUMNS))
+        return select(*(a[c] for c in STATE_COLUMNS))
 
     def state(self) -> CatalogState:
         """Everything the planner needs, in one query per table."""
         with collector.paused(), self.engine.connect() as conn:  # many rows, none garbage
-            if self.engine.dialect.name in ("sqlite", "postgresql"):
-                # read by every plan: plain SQL on the driver's cursor, nothing to compile
-                cur = conn.connection.cursor()
-                sqlite = self.engine.dialect.name == "sqlite"
-                if sqlite:  # autocommit otherwise: both reads from one snapshot
-                    cur.execute("BEGIN")
-                cur.execute(_STATE_SQL)
-                rows = cur.fetchall()
-                cur.execute("SELECT key, version FROM source_state")
-                srcs = cur.fetchall()
-                if sqlite:
-                    cur.execute("COMMIT")
-                cur.close()
-            else:
+            if self.engine.dialect.name not in ("sqlite", "postgresql"):
                 rows = conn.execute(self._state_query()).all()
                 srcs = conn.execute(select(t.source_state.c.key, t.source_state.c.version)).all()
-            # each row is an AssetState's fields in order: made in C, no call per row
-            states = map(functools.partial(tuple.__new__, AssetState), rows)
-            return CatalogState(assets={st[0]: st for st in states}, sources=dict(srcs))
+                return state_from_rows(rows, srcs)
+            # read by every plan: plain SQL on the driver's cursor, nothing to compile
+            cur = conn.connection.cursor()
+            sqlite = self.engine.dialect.name == "sqlite"
+            if sqlite:  # autocommit otherwise: both reads from one snapshot
+                cur.execute("BEGIN")
+            got = fetch_state(cur)
+            if sqlite:
+                cur.execute("COMMIT")
+            cur.close()
+            return got
 
     def asset_states(self, keys: Iterable[str]) -> dict[str, AssetState]:
         """The current state of ``keys`` (those the catalog knows), in few queries."""
@@ -586,7 +568,7 @@ class Catalog:
     def unsettled_publications(self) -> list[tuple[Record, int, int | None]]:
         """``publishing`` records whose run is over: (record, its id, the id published now)."""
         with self.engine.connect() as conn:  # opened by every command: first, a cheap look
-            if conn.exec_driver_sql(_ANY_PUBLISHING).first() is None:
+            if conn.exec_driver_sql(ANY_PUBLISHING_SQL).first() is None:
                 return []
         m, r, s = t.materializations, t.runs, t.asset_state
         stmt = (
@@ -637,11 +619,9 @@ class Catalog:
         """Mark runs whose process died (on this host) as ``interrupted``."""
         host = socket.gethostname()
         with self.engine.connect() as conn:  # at every open: plain SQL, nothing to compile
-            running = conn.exec_driver_sql(_RUNNING_SQL).all()
+            running = conn.exec_driver_sql(RUNNING_SQL).all()
         dead = [
-            rid
-            for rid, pid, h, started in running
-            if h == host and not _process_alive(pid, started)
+            rid for rid, pid, h, started in running if h == host and not process_alive(pid, started)
         ]
         if dead:
             with self.writer.begin() as conn:
@@ -738,31 +718,3 @@ def _os_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
-
-
-def _process_alive(pid: int | None, since: float) -> bool:
-    """Is ``pid`` alive and the same process that started at ``since``?"""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    started = _process_start_time(pid)
-    return started is None or started <= since + 2.0
-
-
-def _process_start_time(pid: int) -> float | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        ticks = int(stat.rsplit(")", 1)[1].split()[19])
-        with open("/proc/stat") as f:
-            btime = next(int(line.split()[1]) for line in f if line.startswith("btime"))
-        state = stat.rsplit(")", 1)[1].split()[0]
-        if state == "Z":  # a zombie has finished
-            return float("inf")
-        return btime + ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, StopIteration):
-        return None

@@ -1,8 +1,9 @@
 """The catalog's tables (SQLAlchemy Core), one place for the whole schema.
 
 ``SCHEMA_VERSION`` is the head of the Alembic migrations in ``migrations/versions``
-(revision ``"%04d" % SCHEMA_VERSION``); a catalog of another version is refused when
-opened (see migrate.py). A change here needs a new migration and a bump.
+(revision ``"%04d" % SCHEMA_VERSION``, defined in state.py, which needs no SQLAlchemy);
+a catalog of another version is refused when opened (see migrate.py). A change here
+needs a new migration and a bump.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 2
+from assets_core.catalog.state import SCHEMA_VERSION as SCHEMA_VERSION
 
 metadata = MetaData()
 

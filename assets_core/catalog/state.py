@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
+
+# the head of the catalog's migrations (see catalog/schema.py); defined here, where
+# reading the state needs it without importing SQLAlchemy
+SCHEMA_VERSION = 2
+
+# the status of a record whose value is being committed outside the catalog (a table)
+PUBLISHING = "publishing"
 
 
 class AssetState(NamedTuple):
@@ -54,3 +62,40 @@ class CatalogState:
     @classmethod
     def empty(cls) -> CatalogState:
         return cls(assets={}, sources={})
+
+
+STATE_COLUMNS = (
+    "key",
+    "data_version",
+    "code_version",
+    "code_parts",
+    "input_versions",
+    "value_ref",
+    "published_at",
+    "last_status",
+    "last_attempt_at",
+    "materialization_id",
+    "checks_version",
+    "checks_parts",
+    "checks_status",
+)  # the asset_state columns, in AssetState's order
+STATE_SQL = f"SELECT {', '.join(STATE_COLUMNS)} FROM asset_state"
+SOURCES_SQL = "SELECT key, version FROM source_state"
+
+
+def fetch_state(cur: Any) -> CatalogState:
+    """The state read with plain SQL on a DB-API cursor (SQLite, PostgreSQL).
+
+    Both reads share one snapshot when the caller has begun a transaction.
+    """
+    cur.execute(STATE_SQL)
+    rows = cur.fetchall()
+    cur.execute(SOURCES_SQL)
+    return state_from_rows(rows, cur.fetchall())
+
+
+def state_from_rows(rows: Iterable[tuple[Any, ...]], sources: Iterable[Any]) -> CatalogState:
+    """The state from the rows of ``STATE_SQL`` and ``SOURCES_SQL``."""
+    # each row is an AssetState's fields in order: made in C, no call per row
+    states = map(functools.partial(tuple.__new__, AssetState), rows)
+    return CatalogState(assets={st[0]: st for st in states}, sources=dict(sources))

@@ -42,10 +42,12 @@ def plan(ctx: click.Context, selection: tuple[str, ...], force: bool, as_json: b
     last_attempt_failed, forced.
     """
     from assets_core.cli.render import print_plan
-    from assets_core.executor import make_plan
+    from assets_core.executor import make_plan, open_catalog, peek_state
 
-    project, catalog = _open(ctx)
-    p = make_plan(project, catalog, list(selection), force=force)
+    project = _project(ctx)
+    state = peek_state(project)  # the catalog is opened only when it needs settling
+    catalog = open_catalog(project) if state is None else None
+    p = make_plan(project, catalog, list(selection), force=force, state=state)
     if as_json:
         emit_json(p.as_dict())
     else:
@@ -75,11 +77,18 @@ def materialize(
     then taken as that run published it (or skipped with --no-wait).
     """
     from assets_core.cli.render import ProgressListener, console, print_outcomes, print_plan
-    from assets_core.executor import execute, make_plan
+    from assets_core.executor import execute, make_plan, open_catalog, peek_state
 
-    project, catalog = _open(ctx)
-    state = catalog.state()
-    p = make_plan(project, catalog, list(selection), force=force, state=state)
+    project = _project(ctx)
+    catalog = None
+    state = peek_state(project)  # nothing stale (the common case) is found without opening it
+    if state is not None:
+        p = make_plan(project, None, list(selection), force=force, state=state)
+    if state is None or (p.steps and not dry_run):
+        catalog = open_catalog(project)
+        peeked, state = state, catalog.state()
+        if state != peeked:  # not peeked, or changed since: plan from what is read now
+            p = make_plan(project, catalog, list(selection), force=force, state=state)
     if dry_run:
         if as_json:
             emit_json(p.as_dict())
@@ -95,6 +104,7 @@ def materialize(
         return
     from assets_core.cli.executors import backend_from_options
 
+    assert catalog is not None  # opened above whenever there are steps to run
     started = time.perf_counter()
     backend = backend_from_options(**how)
     run_opts = {"backend": backend, "wait": how["wait"]}

@@ -1,0 +1,96 @@
+"""The catalog's state read without SQLAlchemy, when nothing in it needs settling.
+
+Every ``assets plan`` (and every ``materialize`` that finds nothing stale) reads the
+state of every asset once, and importing SQLAlchemy costs more than that whole plan.
+So on a SQLite file catalog (the default) the read is made with the ``sqlite3``
+module alone, in one snapshot that also checks what opening the catalog would do:
+the schema must be this version's, no run of a dead process may wait to be marked
+``interrupted``, and no table publication may wait to be settled. When any of that
+does not hold (or the catalog is another database), :func:`read_state` returns
+None and the caller opens the catalog with :meth:`Catalog.open`, which settles it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+from pathlib import Path
+
+from assets_core import collector
+from assets_core.catalog.state import PUBLISHING, SCHEMA_VERSION, CatalogState, fetch_state
+
+VERSION_SQL = "SELECT version_num FROM alembic_version"
+ANY_PUBLISHING_SQL = f"SELECT 1 FROM materializations WHERE status = '{PUBLISHING}' LIMIT 1"
+RUNNING_SQL = "SELECT id, pid, host, started_at FROM runs WHERE status = 'running'"
+
+
+def sqlite_file(url: str) -> str | None:
+    """The database path of a plain SQLite file URL (``sqlite:///path``), else None."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not any(c in url for c in "?%#"):
+        return url[len(prefix) :]
+    return None
+
+
+def read_state(url: str) -> CatalogState | None:
+    """The state of the catalog at ``url``, if it can be read without opening it.
+
+    None when the catalog is not a SQLite file at this schema version, or when opening
+    it would write (an interrupted run to mark, a publication to settle).
+    """
+    path = sqlite_file(url)
+    if not path or path == ":memory:" or not Path(path).is_file():
+        return None
+    host = socket.gethostname()
+    try:
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+    except sqlite3.Error:
+        return None
+    try:
+        cur = conn.cursor()
+        cur.execute("BEGIN")  # one snapshot: what is checked is what is read
+        row = cur.execute(VERSION_SQL).fetchone()
+        if row is None or not str(row[0]).isdigit() or int(row[0]) != SCHEMA_VERSION:
+            return None
+        if cur.execute(ANY_PUBLISHING_SQL).fetchone() is not None:
+            return None
+        for _run, pid, run_host, started in cur.execute(RUNNING_SQL).fetchall():
+            if run_host == host and not process_alive(pid, started):
+                return None
+        with collector.paused():  # many rows, none garbage
+            state = fetch_state(cur)
+        cur.execute("COMMIT")
+        return state
+    except sqlite3.Error:  # an older or damaged catalog: Catalog.open explains it
+        return None
+    finally:
+        conn.close()
+
+
+def process_alive(pid: int | None, since: float) -> bool:
+    """Is ``pid`` alive and the same process that started at ``since``?"""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    started = _process_start_time(pid)
+    return started is None or started <= since + 2.0
+
+
+def _process_start_time(pid: int) -> float | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])
+        with open("/proc/stat") as f:
+            btime = next(int(line.split()[1]) for line in f if line.startswith("btime"))
+        state = stat.rsplit(")", 1)[1].split()[0]
+        if state == "Z":  # a zombie has finished
+            return float("inf")
+        return btime + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None

@@ -1,0 +1,147 @@
+"""Reading the catalog's state without opening it (catalog/snapshot.py).
+
+A plan, and a materialize with nothing to do, read the state with the sqlite3 module
+alone, unless opening the catalog would change something: then they open it, and it
+settles what a dead run left.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import cli_env
+
+from assets_core.catalog.snapshot import read_state
+from assets_core.executor import open_catalog, peek_state
+
+DEFS = """
+from assets_core import asset
+
+@asset
+def a():
+    return 1
+
+@asset
+def b(a):
+    return a + 1
+"""
+
+# runs the CLI in this process, then says whether SQLAlchemy was imported
+_SAYS_SQLALCHEMY = """
+import sys
+from assets_core.cli import main
+sys.argv = ["assets", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+sys.stderr.write("sqlalchemy imported: %s" % ("sqlalchemy" in sys.modules))
+"""
+
+
+def _url(root: Path) -> str:
+    return f"sqlite:///{root / '.assets' / 'catalog.db'}"
+
+
+def _update(root: Path, sql: str, *params: object) -> None:
+    conn = sqlite3.connect(root / ".assets" / "catalog.db")
+    try:
+        with conn:
+            conn.execute(sql, params)
+    finally:
+        conn.close()
+
+
+def _dead_pid() -> int:
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    return gone.pid
+
+
+@pytest.fixture
+def materialized(make_project, run_cli) -> Path:
+    root = make_project({"defs.py": DEFS})
+    assert run_cli(root, "materialize").returncode == 0
+    return root
+
+
+def test_the_peeked_state_is_what_the_opened_catalog_reads(materialized, load_project):
+    project = load_project(materialized)
+    peeked = peek_state(project)
+    catalog = open_catalog(project)
+    try:
+        assert peeked is not None
+        assert set(peeked.assets) == {"a", "b"}
+        assert peeked == catalog.state()
+    finally:
+        catalog.close()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "UPDATE alembic_version SET version_num = '0001'",
+        "UPDATE materializations SET status = 'publishing' WHERE key = 'b'",
+        "UPDATE runs SET status = 'running', pid = ?, host = ?",
+    ],
+    ids=["other-schema-version", "unsettled-publication", "run-of-a-dead-process"],
+)
+def test_a_catalog_that_opening_would_change_is_not_peeked(materialized, change):
+    params = (_dead_pid(), socket.gethostname()) if "?" in change else ()
+    _update(materialized, change, *params)
+    assert read_state(_url(materialized)) is None
+
+
+def test_a_run_still_going_elsewhere_does_not_stop_the_peek(materialized):
+    # this test's own process stands for a live run
+    _update(
+        materialized,
+        "UPDATE runs SET status = 'running', pid = ?, host = ?, started_at = ?",
+        os.getpid(),
+        socket.gethostname(),
+        time.time(),
+    )
+    state = read_state(_url(materialized))
+    assert state is not None and set(state.assets) == {"a", "b"}
+
+
+def test_only_an_existing_sqlite_file_is_peeked(tmp_path):
+    missing = tmp_path / "none" / "catalog.db"
+    assert read_state(f"sqlite:///{missing}") is None
+    assert not missing.exists()  # looking did not create it
+    assert read_state("sqlite://") is None
+    assert read_state("postgresql+psycopg://nobody@127.0.0.1:1/none") is None
+
+
+def test_plan_and_a_materialize_with_nothing_to_do_do_not_import_sqlalchemy(materialized):
+    for args in (["plan", "--json"], ["materialize"], ["materialize", "--dry-run"]):
+        cmd = [sys.executable, "-c", _SAYS_SQLALCHEMY, "-p", str(materialized), *args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=cli_env(), timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert "sqlalchemy imported: False" in proc.stderr, (args, proc.stderr)
+        assert proc.stdout.strip(), args
+
+
+def test_the_next_plan_still_marks_a_dead_run_interrupted(materialized, cli_json, catalog_rows):
+    _update(
+        materialized,
+        "UPDATE runs SET status = 'running', pid = ?, host = ?",
+        _dead_pid(),
+        socket.gethostname(),
+    )
+    assert cli_json(materialized, "plan", "--json") == {"steps": [], "fresh": ["a", "b"]}
+    assert catalog_rows(materialized, "SELECT status FROM runs") == [("interrupted",)]
+
+
+def test_a_materialize_after_a_peek_runs_what_is_stale(materialized, cli_json, write_file):
+    write_file(materialized / "defs.py", DEFS.replace("return a + 1", "return a + 2"))
+    out = cli_json(materialized, "materialize", "--json")
+    assert [(s["key"], s["status"]) for s in out["steps"]] == [("b", "success")]
+    assert cli_json(materialized, "plan", "--json")["steps"] == []
