@@ -6,6 +6,8 @@ import json
 
 import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from assets_core.executor import execute, make_plan, open_catalog
 
@@ -373,3 +375,22 @@ def test_a_query_whose_result_changes_is_not_published_when_written_again(
     assert [r["status"] for r in rows] == ["failed"]
     assert "gave different data" in rows[0]["error"]
     assert not published
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.text(min_size=1, max_size=12).filter(lambda s: "\x00" not in s), max_size=20))
+def test_duckdb_quotes_names_as_sqlglot_does_and_duckdb_reads_them_back(names):
+    from assets_core.sql.duckdb_engine import DuckDBEngine
+    from assets_core.sql.engines import Engine, EngineSpec
+
+    engine = DuckDBEngine(EngineSpec(name="duckdb", url="duckdb:///:memory:", dialect="duckdb"))
+    try:
+        for name in ['a"b', "x.y", "Ünï cödé", *names]:
+            assert engine._ident(name) == Engine._ident(engine, name)  # sqlglot's quoting
+            assert engine.qualify("main", name) == ".".join(
+                Engine._ident(engine, p) for p in ("memory", "main", name)
+            )
+            engine.run(f"CREATE OR REPLACE TABLE {engine.qualify('main', name)} AS SELECT 1 AS v")
+            assert engine.table_exists("main", name)
+    finally:
+        engine.close()

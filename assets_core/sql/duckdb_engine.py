@@ -50,6 +50,10 @@ class DuckDBEngine(Engine):
     def catalog(self) -> str | None:
         return self._catalog
 
+    def _ident(self, name: str) -> str:
+        # DuckDB's one quoting rule; a run that reads its cached queries needs no sqlglot
+        return '"' + name.replace('"', '""') + '"'
+
     def spelled_as(self, ref: tuple[str, ...], schema: str | None, table: str) -> bool:
         # DuckDB identifiers are case-insensitive; a schema named like a database is ambiguous
         low = tuple(p.lower() for p in ref)

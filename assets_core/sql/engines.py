@@ -148,12 +148,17 @@ class Engine:
     def qualify(self, schema: str | None, table: str) -> str:
         """The quoted name of ``schema.table`` in this engine's SQL."""
         got = self._qualified.get((schema, table))
-        if got is None:  # sqlglot quotes for the dialect; a run asks for each name often
-            from sqlglot import exp
-
-            node = exp.table_(table, db=schema, catalog=self.catalog, quoted=True)
-            got = self._qualified[(schema, table)] = self._generator().generate(node)
+        if got is None:  # a run asks for each name often
+            parts = (self.catalog, schema, table) if schema is not None else (self.catalog, table)
+            got = ".".join(self._ident(p) for p in parts if p is not None)
+            self._qualified[(schema, table)] = got
         return got
+
+    def _ident(self, name: str) -> str:
+        """``name`` quoted as an identifier of this engine's dialect (by sqlglot)."""
+        from sqlglot import exp
+
+        return self._generator().generate(exp.to_identifier(name, quoted=True))
 
     def _generator(self) -> Any:
         """One sqlglot generator for this engine's dialect (making one per name costs more)."""
@@ -237,11 +242,6 @@ class Engine:
             self.rollback()
             raise
         self.commit()
-
-    def _ident(self, name: str) -> str:
-        from sqlglot import exp
-
-        return self._generator().generate(exp.to_identifier(name, quoted=True))
 
     def data_version(
         self, qualified: str, schema: str | None, table: str
