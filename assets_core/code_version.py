@@ -136,6 +136,9 @@ class Fingerprinter:
         # the normalized source behind each part digest, for provenance (code_sources)
         self.texts: dict[str, str] = {}
         self._functions: dict[tuple[Any, bool], tuple[CodePart, ast.AST | None, Any]] = {}
+        # a helper's parts and those of everything it reaches, by its code object
+        self._closures: dict[Any, dict[str, CodePart]] = {}
+        self._following: set[Any] = set()  # helpers being walked (for cycles)
 
     # -- public -------------------------------------------------------------------------
     def version_of(self, fn: Callable[..., Any]) -> CodeVersion:
@@ -227,6 +230,27 @@ class Fingerprinter:
         name = f"{fn.__module__}.{fn.__qualname__}"
         if name in parts:
             return parts[name]
+        if top or code in self._following:  # an asset, or a helper in a cycle: walk it here
+            return self._walk_function(fn, name, parts, top=top)
+        # a helper: everything it reaches is the same for every asset that calls it, so it
+        # is walked once (into its own dict) and then merged into each caller's parts
+        closure = self._closures.get(code)
+        if closure is None:
+            self._following.add(code)
+            try:
+                closure = {}
+                self._walk_function(fn, name, closure, top=False)
+            finally:
+                self._following.discard(code)
+            self._closures[code] = closure
+        parts.update(closure)
+        return closure[name]
+
+    def _walk_function(
+        self, fn: Callable[..., Any], name: str, parts: dict[str, CodePart], *, top: bool
+    ) -> CodePart:
+        """``fn``'s own part, and (into ``parts``) those of everything it references."""
+        code = fn.__code__
         self._probes[name] = ("f", fn.__module__, fn.__qualname__, code_stamp(fn))
         memo_key = (code, top)
         known = self._functions.get(memo_key)

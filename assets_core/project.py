@@ -381,7 +381,11 @@ def _code_versions(
         for f in files:
             stamp(f)
         fresh[key] = (files, cv)
-        fresh_checks[key] = (fn_stamp or code_stamp(d.fn), fp.probes_of(cv))
+        probes = fp.probes_of(cv)  # the first is the (unwrapped) asset function's own
+        if fn_stamp is None:
+            wrapped = hasattr(d.fn, "__wrapped__")
+            fn_stamp = code_stamp(d.fn) if wrapped or not probes else probes[0][3]
+        fresh_checks[key] = (fn_stamp, probes)
         out[key] = cv
         dirty = True
     if dirty or fresh.keys() != versions.keys():

@@ -425,3 +425,56 @@ def test_diff_parts_names_added_changed_and_removed_parts() -> None:
     ]
     assert diff_parts(None, new) == ["code version changed"]
     assert diff_parts(old, old) == ["code version changed"]
+
+
+CYCLE = {
+    "lib/__init__.py": "",
+    "lib/parity.py": """
+        LIMIT = 100
+
+
+        def even(n):
+            return n == 0 or odd(n - 1)
+
+
+        def odd(n):
+            return n != 0 and even(n - 1) and n < LIMIT
+    """,
+    "defs.py": """
+        from assets_core import asset
+        from lib.parity import even, odd
+
+        @asset
+        def uses_even():
+            return even(4)
+
+        @asset
+        def uses_odd():
+            return odd(3)
+
+        @asset
+        def uses_both():
+            return even(2) or odd(2)
+    """,
+}
+
+
+@pytest.mark.parametrize("first", ["uses_even", "uses_odd", "uses_both"])
+def test_helpers_shared_by_assets_and_calling_each_other_count_whole_in_each_asset(
+    make_project, load_project, first
+) -> None:
+    from assets_core.code_version import Fingerprinter
+
+    root = make_project(CYCLE, modules=["defs"])
+    project = load_project(root)
+    fns = {k: project.graph.defs[k].fn for k in ("uses_even", "uses_odd", "uses_both")}
+    alone = {k: Fingerprinter(root).version_of(fn) for k, fn in fns.items()}
+    shared = Fingerprinter(root)  # helpers walked once, for whichever asset comes first
+    together = {k: shared.version_of(fns[k]) for k in [first, *sorted(set(fns) - {first})]}
+    assert together == alone
+    for cv in alone.values():
+        assert {p.name for p in cv.parts[1:]} == {
+            "lib.parity.even",
+            "lib.parity.odd",
+            "lib.parity.LIMIT",
+        }
