@@ -108,11 +108,20 @@ def open_catalog(project: Project) -> Catalog:
     from assets_core.catalog.catalog import Catalog  # SQLAlchemy: not for a plan's read
 
     catalog = Catalog.open(project.config.catalog_url)
+    if not catalog.publishing_somewhere():  # the usual answer, from one cheap query
+        return catalog
     pending = catalog.unsettled_publications()
     if pending:
         from assets_core.sql.table_store import settle_interrupted
 
         settle_interrupted(project, catalog, pending)
+    from assets_core.catalog.checks import unsettled_releases
+
+    releases = unsettled_releases(catalog)
+    if releases:
+        from assets_core.sql.table_store import settle_interrupted_releases
+
+        settle_interrupted_releases(project, catalog, releases)
     return catalog
 
 

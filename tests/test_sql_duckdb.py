@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 
 import duckdb
 import pytest
+from conftest import cli_env
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -394,3 +399,104 @@ def test_duckdb_quotes_names_as_sqlglot_does_and_duckdb_reads_them_back(names):
             assert engine.table_exists("main", name)
     finally:
         engine.close()
+
+
+# releases the quarantined bi/revenue and dies: before its engine swap, or right after it
+_RELEASE_AND_DIE = """
+import os, sys
+from assets_core.catalog.checks import release
+from assets_core.executor import open_catalog
+from assets_core.project import Project
+from assets_core.sql.table_store import release_table
+
+project = Project.load(sys.argv[1])
+catalog = open_catalog(project)
+
+def publish(ref, data_version):
+    if sys.argv[2] == "after-swap":
+        release_table(project, "bi/revenue", ref, data_version)
+    os._exit(3)
+
+release(catalog, "bi/revenue", user="auditor", reason="a test row", publish=publish)
+"""
+
+
+@pytest.mark.parametrize("died", ["before-swap", "after-swap"])
+def test_a_release_that_died_is_settled_from_the_table_by_the_next_command(
+    bi, run, write_file, cli_json, catalog_rows, died
+):
+    run(bi)
+    published = sorted(query(bi, "SELECT * FROM bi.revenue"))
+    write_file(
+        bi / "models/bi/revenue.sql",
+        "-- asset: checks=[not_null(day)]\n" + REVENUE + "UNION ALL SELECT NULL, 1.0, 1\n",
+    )
+    assert run(bi)["bi/revenue"].status == "quarantined"
+    proc = subprocess.run(
+        [sys.executable, "-c", _RELEASE_AND_DIE, str(bi), died],
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert catalog_rows(bi, "SELECT status FROM materializations WHERE status = 'releasing'")
+
+    cli_json(bi, "plan", "--json")  # the next command settles the release
+    statuses = catalog_rows(
+        bi, "SELECT status FROM materializations WHERE key = 'bi/revenue' ORDER BY id"
+    )
+    kinds = [k for (k,) in catalog_rows(bi, "SELECT kind FROM events ORDER BY id")]
+    state = catalog_rows(bi, "SELECT data_version FROM asset_state WHERE key = 'bi/revenue'")
+    versions = catalog_rows(
+        bi, "SELECT data_version FROM materializations WHERE key = 'bi/revenue' ORDER BY id"
+    )
+    if died == "after-swap":  # the engine holds the released table: the catalog says so now
+        assert statuses[-1] == ("released",)
+        assert kinds[-1] == "quarantine_released"
+        assert state == [versions[-1]]
+        assert (None, 1.0, 1) in query(bi, "SELECT * FROM bi.revenue")
+    else:  # nothing was swapped: quarantined again, the previous table still published
+        assert statuses[-1] == ("quarantined",)
+        assert kinds[-1] == "quarantine_release_interrupted"
+        assert state == [versions[0]]
+        assert sorted(query(bi, "SELECT * FROM bi.revenue")) == published
+        again = cli_json(bi, "quarantine", "list", "--json")["quarantined"]
+        assert [q["key"] for q in again] == ["bi/revenue"]
+
+
+def test_a_release_still_going_in_another_process_is_left_to_it(
+    bi, run, write_file, cli_json, catalog_rows
+):
+    import sqlite3
+
+    run(bi)
+    write_file(
+        bi / "models/bi/revenue.sql",
+        "-- asset: checks=[not_null(day)]\n" + REVENUE + "UNION ALL SELECT NULL, 1.0, 1\n",
+    )
+    assert run(bi)["bi/revenue"].status == "quarantined"
+    proc = subprocess.run(
+        [sys.executable, "-c", _RELEASE_AND_DIE, str(bi), "before-swap"],
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 3, proc.stderr
+    # the release's process is this test's own, still alive
+    conn = sqlite3.connect(bi / ".assets" / "catalog.db")
+    with conn:
+        (payload,) = conn.execute(
+            "SELECT payload FROM events WHERE kind = 'quarantine_release_started'"
+        ).fetchone()
+        alive = {**json.loads(payload), "pid": os.getpid(), "started_at": time.time()}
+        conn.execute(
+            "UPDATE events SET payload = ? WHERE kind = 'quarantine_release_started'",
+            (json.dumps(alive),),
+        )
+    conn.close()
+    cli_json(bi, "plan", "--json")
+    assert catalog_rows(
+        bi, "SELECT status FROM materializations WHERE key = 'bi/revenue' ORDER BY id DESC LIMIT 1"
+    ) == [("releasing",)]

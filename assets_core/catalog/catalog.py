@@ -565,11 +565,16 @@ class Catalog:
             if state:
                 self._put_state(conn, mid, done, _state_json(rec))
 
+    def publishing_somewhere(self) -> bool:
+        """Is a value being published outside the catalog (by a run or a release), or was
+        it when its process died? One cheap query, made by every command that opens it."""
+        with self.engine.connect() as conn:
+            return conn.exec_driver_sql(ANY_PUBLISHING_SQL).first() is not None
+
     def unsettled_publications(self) -> list[tuple[Record, int, int | None]]:
         """``publishing`` records whose run is over: (record, its id, the id published now)."""
-        with self.engine.connect() as conn:  # opened by every command: first, a cheap look
-            if conn.exec_driver_sql(ANY_PUBLISHING_SQL).first() is None:
-                return []
+        if not self.publishing_somewhere():
+            return []
         m, r, s = t.materializations, t.runs, t.asset_state
         stmt = (
             select(m, s.c.materialization_id.label("published_id"))

@@ -8,6 +8,8 @@ the results that decided it.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -16,6 +18,8 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from assets_core.catalog import schema as t
 from assets_core.catalog.events import insert_events
+from assets_core.catalog.snapshot import process_alive
+from assets_core.catalog.state import RELEASING
 
 if TYPE_CHECKING:
     from assets_core.catalog.catalog import Catalog
@@ -87,6 +91,10 @@ def insert_results(
             }
         )
     conn.execute(_INSERT_RESULT, rows)
+
+
+# the event a release records (committed) before it swaps a table in; see settle_release
+RELEASE_STARTED = "quarantine_release_started"
 
 
 def insert_event(
@@ -172,7 +180,10 @@ def release(
     """Publish the quarantined version of ``key`` (or accept a failing published one).
 
     ``publish(value_ref, data_version)`` makes the value itself visible first when its
-    store needs to (a quarantined table is swapped in) and returns its published ref.
+    store needs to (a quarantined table is swapped in, in its own database) and returns
+    its published ref. The version is then marked ``releasing`` (committed) before that
+    swap and released in the catalog after it, so that when the process dies in between
+    the next command settles it from what the store holds (:func:`settle_release`).
     """
     m = t.materializations.c
     a = t.asset_state.c
@@ -191,34 +202,121 @@ def release(
             payload = {"materialization_id": state[0], "reason": reason, "published": True}
             insert_event(conn, "checks_released", key, payload, user=user)
             return payload
-        now = time.time()
-        conn.execute(
-            update(t.asset_state)
-            .where(a.key == key)
-            .values(
-                materialization_id=row["id"],
-                data_version=row["data_version"],
-                code_version=row["code_version"],
-                code_parts=row["code_parts"],
-                input_versions=row["input_versions"],
-                value_ref=publish(row["value_ref"], row["data_version"])
-                if publish is not None and row["value_ref"]
-                else row["value_ref"],
-                published_at=now,
-                last_status="success",
-                checks_version=row["checks_version"],
-                checks_parts=row["checks_parts"],
-                checks_status="released",
-            )
-        )
-        conn.execute(update(t.materializations).where(m.id == row["id"]).values(status="released"))
-        payload = {
+        row = dict(row)
+        if publish is None or not row["value_ref"]:
+            return _released(conn, row, row["value_ref"], user=user, reason=reason)
+        conn.execute(update(t.materializations).where(m.id == row["id"]).values(status=RELEASING))
+        started = {
             "materialization_id": row["id"],
-            "data_version": row["data_version"],
             "reason": reason,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started_at": time.time(),
         }
-        insert_event(conn, "quarantine_released", key, payload, user=user)
-        return payload
+        insert_event(conn, RELEASE_STARTED, key, started, user=user)
+    try:
+        ref = publish(row["value_ref"], row["data_version"])
+    except BaseException:
+        with catalog.writer.begin() as conn:  # nothing was published: quarantined again
+            conn.execute(
+                update(t.materializations)
+                .where(m.id == row["id"], m.status == RELEASING)
+                .values(status="quarantined")
+            )
+        raise
+    with catalog.writer.begin() as conn:
+        return _released(conn, row, ref, user=user, reason=reason)
+
+
+def _released(
+    conn: Connection, row: Mapping[str, Any], ref: str | None, *, user: str, reason: str
+) -> dict[str, Any]:
+    """Publish the quarantined (or releasing) version ``row`` at ``ref``, in ``conn``."""
+    m = t.materializations.c
+    a = t.asset_state.c
+    key = row["key"]
+    conn.execute(
+        update(t.asset_state)
+        .where(a.key == key)
+        .values(
+            materialization_id=row["id"],
+            data_version=row["data_version"],
+            code_version=row["code_version"],
+            code_parts=row["code_parts"],
+            input_versions=row["input_versions"],
+            value_ref=ref,
+            published_at=time.time(),
+            last_status="success",
+            checks_version=row["checks_version"],
+            checks_parts=row["checks_parts"],
+            checks_status="released",
+        )
+    )
+    conn.execute(update(t.materializations).where(m.id == row["id"]).values(status="released"))
+    payload = {
+        "materialization_id": row["id"],
+        "data_version": row["data_version"],
+        "reason": reason,
+    }
+    insert_event(conn, "quarantine_released", key, payload, user=user)
+    return payload
+
+
+def unsettled_releases(catalog: Catalog) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """``releasing`` versions whose release process died: (version row, started event)."""
+    m = t.materializations.c
+    e = t.events.c
+    with catalog.engine.connect() as conn:
+        rows = [
+            dict(r)
+            for r in conn.execute(select(t.materializations).where(m.status == RELEASING))
+            .mappings()
+            .all()
+        ]
+        out = []
+        for row in rows:
+            started: dict[str, Any] = {}
+            for user, text in conn.execute(
+                select(e.user, e.payload)
+                .where(e.kind == RELEASE_STARTED, e.key == row["key"])
+                .order_by(e.id.desc())
+            ):
+                payload = json.loads(text or "{}")
+                if payload.get("materialization_id") == row["id"]:
+                    started = {**payload, "user": user}
+                    break
+            alive = started.get("host") == socket.gethostname() and process_alive(
+                started.get("pid"), started.get("started_at") or 0.0
+            )
+            if not alive:
+                out.append((row, started))
+        return out
+
+
+def settle_release(
+    catalog: Catalog,
+    row: Mapping[str, Any],
+    started: Mapping[str, Any],
+    *,
+    published_ref: str | None,
+) -> None:
+    """Finish a release whose process died: released when its store published the value
+    (``published_ref``), quarantined again when it did not (None)."""
+    m = t.materializations.c
+    with catalog.writer.begin() as conn:
+        still = conn.execute(select(m.status).where(m.id == row["id"])).scalar()
+        if still != RELEASING:  # settled meanwhile by another command
+            return
+        user = started.get("user") or "unknown"
+        reason = started.get("reason") or ""
+        if published_ref is not None:
+            _released(conn, row, published_ref, user=user, reason=reason)
+            return
+        conn.execute(
+            update(t.materializations).where(m.id == row["id"]).values(status="quarantined")
+        )
+        payload = {"materialization_id": row["id"], "reason": reason}
+        insert_event(conn, "quarantine_release_interrupted", row["key"], payload, user=user)
 
 
 def discard(catalog: Catalog, key: str, *, user: str, reason: str = "") -> list[dict[str, Any]]:

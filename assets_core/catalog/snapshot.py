@@ -5,9 +5,10 @@ state of every asset once, and importing SQLAlchemy costs more than that whole p
 So on a SQLite file catalog (the default) the read is made with the ``sqlite3``
 module alone, in one snapshot that also checks what opening the catalog would do:
 the schema must be this version's, no run of a dead process may wait to be marked
-``interrupted``, and no table publication may wait to be settled. When any of that
-does not hold (or the catalog is another database), :func:`read_state` returns
-None and the caller opens the catalog with :meth:`Catalog.open`, which settles it.
+``interrupted``, and no table publication (by a run or by a release) may wait to be
+settled. When any of that does not hold (or the catalog is another database),
+:func:`read_state` returns None and the caller opens the catalog with
+:meth:`Catalog.open`, which settles it.
 """
 
 from __future__ import annotations
@@ -18,10 +19,19 @@ import sqlite3
 from pathlib import Path
 
 from assets_core import collector
-from assets_core.catalog.state import PUBLISHING, SCHEMA_VERSION, CatalogState, fetch_state
+from assets_core.catalog.state import (
+    PUBLISHING,
+    RELEASING,
+    SCHEMA_VERSION,
+    CatalogState,
+    fetch_state,
+)
 
 VERSION_SQL = "SELECT version_num FROM alembic_version"
-ANY_PUBLISHING_SQL = f"SELECT 1 FROM materializations WHERE status = '{PUBLISHING}' LIMIT 1"
+# a table being published (by a run, or by a release) outside the catalog
+ANY_PUBLISHING_SQL = (
+    f"SELECT 1 FROM materializations WHERE status IN ('{PUBLISHING}', '{RELEASING}') LIMIT 1"
+)
 RUNNING_SQL = "SELECT id, pid, host, started_at FROM runs WHERE status = 'running'"
 
 

@@ -14,6 +14,8 @@ SCHEMA_VERSION = 2
 
 # the status of a record whose value is being committed outside the catalog (a table)
 PUBLISHING = "publishing"
+# the status of a quarantined version while `assets quarantine release` swaps it in
+RELEASING = "releasing"
 
 
 class AssetState(NamedTuple):

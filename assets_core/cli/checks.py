@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -223,7 +224,7 @@ def q_release(ctx: click.Context, key: str, reason: str, materialization_id: int
         user=_os_user(),
         reason=reason,
         materialization_id=materialization_id,
-        publish=_table_publisher(project, key),
+        publish=_table_publisher(project, catalog, key, materialization_id),
     )
     if not done:
         raise AssetsError(
@@ -269,14 +270,19 @@ def q_discard(ctx: click.Context, key: str, reason: str) -> None:
     console.print(f"discarded {len(rows)} quarantined version(s) of {key}")
 
 
-def _table_publisher(project: Any, key: str) -> Any:
-    """Swaps a quarantined staging table in when the released version is a table."""
+def _table_publisher(
+    project: Any, catalog: Any, key: str, materialization_id: int | None
+) -> Callable[[str, str], str] | None:
+    """Swaps a quarantined staging table in, when the version to release is a table
+    (other values are published by the catalog alone)."""
+    from assets_core.catalog.checks import quarantined
+    from assets_core.sql.table_store import is_table_ref, release_table
+
+    versions = [v for v in quarantined(catalog, key) if materialization_id in (None, v["id"])]
+    if not versions or not is_table_ref(versions[0]["value_ref"]):
+        return None
 
     def publish(ref: str, data_version: str) -> str:
-        if not ref.startswith("table:"):
-            return ref
-        from assets_core.sql.table_store import release_table
-
         return release_table(project, key, ref, data_version)
 
     return publish

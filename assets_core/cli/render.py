@@ -26,6 +26,7 @@ STATUS_STYLE = {
     "skipped": "dim",
     "running": "blue",
     "publishing": "blue",  # a table being committed in its engine, its record not settled yet
+    "releasing": "blue",  # a quarantined table being swapped in by `assets quarantine release`
     "interrupted": "magenta",
     "source": "blue",
     "quarantined": "red",

@@ -472,3 +472,39 @@ def settle_interrupted(
     for run_id in sorted(runs):
         catalog.recount(run_id)
     return settled
+
+
+def settle_interrupted_releases(
+    project: Project, catalog: Any, pending: list[tuple[dict[str, Any], dict[str, Any]]]
+) -> None:
+    """Finish the releases whose process died (``catalog.checks.unsettled_releases``).
+
+    ``assets quarantine release`` of a table swaps it in, in its engine, between two
+    catalog transactions; the engine tells which side of its commit the process died
+    on: the target table holds the released data version (released now) or not
+    (quarantined again, the previous version still published).
+    """
+    from assets_core.catalog.checks import settle_release
+
+    stores = TableStores(project, None)
+    try:
+        for row, started in pending:
+            ref = row["value_ref"]
+            if not is_table_ref(ref):  # nothing to swap: the value is where it was
+                settle_release(catalog, row, started, published_ref=ref)
+                continue
+            engine_name, schema, _ = parse_ref(ref)
+            try:
+                e = stores.engine(engine_name)
+                _, target = e.physical(row["key"])
+                holds = (
+                    e.table_exists(schema, target)
+                    and e.data_version(e.qualify(schema, target), schema, target)[0]
+                    == row["data_version"]
+                )
+            except (EngineError, StoreError):
+                continue  # its engine cannot be opened now: left for the next command
+            published = table_ref(engine_name, schema, target) if holds else None
+            settle_release(catalog, row, started, published_ref=published)
+    finally:
+        stores.close()
