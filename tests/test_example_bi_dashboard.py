@@ -2,13 +2,19 @@
 
 Builds the dashboard tables from nothing, shows that reformatting changes
 nothing, that a changed currency rate rebuilds the orders and what reads them
-(not ad spend or leads, in Python and in SQL), that an ad export with a negative spend is quarantined
+(not ad spend, leads or
+opportunities, in Python and in SQL), that an ad export with a negative spend is quarantined
 while the previous ad spend stays published byte for byte, and that fixing the
 export publishes again.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
 from example_story import (
     check_results,
     copy_example,
@@ -25,11 +31,13 @@ ASSETS = {
     "staging/campaigns",
     "staging/leads",
     "staging/orders",
+    "staging/opportunities",
     "bi/customer_journey",
     "bi/roas_daily",
     "bi/dashboard_kpis",
     "bi/roas_weekly",  # SQL
     "bi/campaign_performance",  # SQL
+    "bi/channel_funnel",  # SQL
 }
 # what reads staging/ad_spend, directly or not
 DOWNSTREAM_OF_AD_SPEND = {
@@ -39,7 +47,16 @@ DOWNSTREAM_OF_AD_SPEND = {
     "bi/dashboard_kpis",
     "bi/roas_weekly",
     "bi/campaign_performance",
+    "bi/channel_funnel",
 }
+
+
+def _funnel(proj: Path) -> dict[str, dict[str, Any]]:
+    """bi/channel_funnel (a SQL asset) as {channel: row}, read from the project's DuckDB."""
+    with duckdb.connect(str(proj / ".assets" / "warehouse.duckdb"), read_only=True) as con:
+        cur = con.execute("SELECT * FROM bi.channel_funnel")
+        names = [d[0] for d in cur.description]
+        return {row[0]: dict(zip(names, row, strict=True)) for row in cur.fetchall()}
 
 
 def test_bi_example_rebuilds_what_changed_and_quarantines_a_bad_ad_export(
@@ -52,6 +69,16 @@ def test_bi_example_rebuilds_what_changed_and_quarantines_a_bad_ad_export(
     run = cli_json(proj, "materialize", "--json")
     assert statuses(run) == dict.fromkeys(ASSETS, "success"), dump(run)
     assert planned(cli_json, proj) == {}
+    # the dashboard's table counts every lead, opportunity and order once, by channel
+    funnel = _funnel(proj)
+    crm = pd.read_csv(proj / "data" / "crm_opportunities.csv").drop_duplicates()
+    assert sorted(funnel) == ["direct", "display", "organic", "paid_search", "paid_social"]
+    assert sum(r["leads"] for r in funnel.values()) == 339
+    assert sum(r["opportunities"] for r in funnel.values()) == len(crm)
+    won = crm["StageName"].str.lower() == "closed won"
+    assert sum(r["won_deals"] for r in funnel.values()) == won.sum()
+    assert sum(r["orders"] for r in funnel.values()) == 544
+    assert funnel["direct"]["leads"] == 0 and funnel["direct"]["spend"] == 0
 
     # formatting only: comments and line breaks in an asset function
     edit(
@@ -73,6 +100,7 @@ def test_bi_example_rebuilds_what_changed_and_quarantines_a_bad_ad_export(
         "bi/dashboard_kpis": {"upstream_will_change"},
         "bi/roas_weekly": {"upstream_will_change"},
         "bi/campaign_performance": {"upstream_will_change"},
+        "bi/channel_funnel": {"upstream_will_change"},
     }
     run = cli_json(proj, "materialize", "--json")
     assert statuses(run) == {
@@ -82,6 +110,7 @@ def test_bi_example_rebuilds_what_changed_and_quarantines_a_bad_ad_export(
         "bi/dashboard_kpis": "success",
         "bi/roas_weekly": "success",
         "bi/campaign_performance": "success",
+        "bi/channel_funnel": "success",
     }, dump(run)
     assert planned(cli_json, proj) == {}
 
@@ -97,7 +126,7 @@ def test_bi_example_rebuilds_what_changed_and_quarantines_a_bad_ad_export(
     assert {k: got[k] for k in DOWNSTREAM_OF_AD_SPEND} == dict.fromkeys(
         DOWNSTREAM_OF_AD_SPEND, "skipped"
     )
-    assert "staging/orders" not in got and "staging/leads" not in got
+    assert not {"staging/orders", "staging/leads", "staging/opportunities"} & set(got)
     assert quarantined_keys(cli_json, proj) == ["staging/ad_spend"]
     assert published(catalog_rows, proj, "staging/ad_spend") == before
 

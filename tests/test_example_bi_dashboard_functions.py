@@ -52,6 +52,7 @@ def built(mods):
     campaigns = s.campaigns(ad_spend)
     leads = s.leads([DATA / "crm_leads.csv"])
     orders = s.orders([DATA / "shop_orders.csv"])
+    opportunities = s.opportunities([DATA / "crm_opportunities.csv"])
     journey = m.customer_journey(orders, leads, campaigns)
     roas = m.roas_daily(ad_spend, journey)
     kpis = m.dashboard_kpis(roas, journey, leads)
@@ -60,6 +61,7 @@ def built(mods):
         campaigns=campaigns,
         leads=leads,
         orders=orders,
+        opportunities=opportunities,
         journey=journey,
         roas=roas,
         kpis=kpis,
@@ -110,6 +112,7 @@ def test_sources_match_the_committed_csv_files(mods):
         "raw/ad_spend_google",
         "raw/ad_spend_meta",
         "raw/crm_leads",
+        "raw/crm_opportunities",
         "raw/shop_orders",
     ]
     for d in sources.values():
@@ -151,6 +154,19 @@ def test_staging_drops_duplicates_and_test_orders(built):
     assert len(built.orders) == 544
     assert built.orders["order_id"].is_unique
     assert (built.orders["amount"] > 0).all()
+
+
+def test_opportunities_get_our_names_snake_case_stages_and_no_duplicates(built, mods):
+    raw = pd.read_csv(DATA / "crm_opportunities.csv", dtype={"Id": "str"})
+    opps = built.opportunities
+    assert len(opps) == len(raw.drop_duplicates()) < len(raw)
+    assert list(opps.columns) == list(mods.staging.OPPORTUNITY_COLUMNS.values())
+    assert set(opps["stage"]) == set(mods.staging.STAGES)
+    assert opps["opportunity_id"].is_unique
+    assert set(opps["lead_id"]) <= set(built.leads["lead_id"])
+    # a deal is closed exactly when the CRM gave it a close date
+    closed = opps["stage"].str.startswith("closed")
+    assert (opps["closed_on"].notna() == closed).all()
 
 
 def test_orders_are_converted_to_usd(built):

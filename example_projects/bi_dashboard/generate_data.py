@@ -7,7 +7,7 @@ The CSVs in ``data/`` are committed; run this only to change them:
 
 Standard library only, seeded: the same script always writes the same bytes.
 The exports are a little messy on purpose (duplicate rows, inconsistent campaign
-ids, test orders of amount 0) so the staging assets have something to clean.
+ids, test orders of amount 0, CRM stage names in odd case) so the staging assets have something to clean.
 """
 
 from __future__ import annotations
@@ -42,6 +42,14 @@ LEAD_SOURCES = [
     (None, 0.16),
 ]
 CURRENCIES = [("USD", 0.7), ("EUR", 0.2), ("GBP", 0.1)]
+# where a qualified lead's opportunity stands at export time (StageName as the CRM shows it)
+STAGES = [
+    ("Qualification", 0.15),
+    ("Proposal", 0.15),
+    ("Negotiation", 0.1),
+    ("Closed Won", 0.35),
+    ("Closed Lost", 0.25),
+]
 
 
 def _day(i: int) -> date:
@@ -150,6 +158,38 @@ def orders(rng: random.Random, lead_rows: list[dict]) -> list[dict]:
     return out
 
 
+def opportunities(rng: random.Random, lead_rows: list[dict]) -> list[dict]:
+    """A Salesforce-like opportunity export: CRM field names, some leads qualified into deals."""
+    rows = []
+    seen = set()
+    for lead in sorted(lead_rows, key=lambda r: r["lead_id"]):
+        if lead["lead_id"] in seen or rng.random() > 0.4:
+            continue
+        seen.add(lead["lead_id"])
+        created = datetime.fromisoformat(lead["created_at"]).date()
+        created += timedelta(days=rng.choice([0, 1, 2, 3, 5, 8]))
+        stage = rng.choices([s for s, _ in STAGES], weights=[w for _, w in STAGES])[0]
+        closed = ""
+        if stage.startswith("Closed"):
+            closed = (created + timedelta(days=rng.randrange(1, 30))).isoformat()
+        rows.append(
+            {
+                "Id": f"006{len(rows) + 1:05d}",
+                "ConvertedFromLeadId": lead["lead_id"],
+                "AccountId": lead["customer_id"],
+                # the CRM's users type stage names with stray case and spaces
+                "StageName": stage.upper() if rng.random() < 0.08 else stage,
+                "Amount": f"{round(rng.lognormvariate(6.0, 0.5), -1):.2f}",
+                "CreatedDate": created.isoformat(),
+                "CloseDate": closed,
+            }
+        )
+    for r in rng.sample(rows, 3):
+        rows.append(dict(r))
+    rows.sort(key=lambda r: (r["CreatedDate"], r["Id"]))
+    return rows
+
+
 def write(path: Path, rows: list[dict]) -> None:
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
@@ -165,6 +205,8 @@ def main(out_dir: Path) -> None:
     lead_rows = leads(rng)
     write(out_dir / "crm_leads.csv", lead_rows)
     write(out_dir / "shop_orders.csv", orders(rng, lead_rows))
+    # its own generator, so adding this export left the four above byte for byte the same
+    write(out_dir / "crm_opportunities.csv", opportunities(random.Random(SEED + 1), lead_rows))
 
 
 if __name__ == "__main__":

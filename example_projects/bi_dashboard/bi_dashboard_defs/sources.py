@@ -18,6 +18,14 @@ crm_leads = source(
     tags=["pii"],
     description="CRM leads: lead_id, customer_id, email_hash, campaign_id (empty = organic), created_at.",
 )
+crm_opportunities = source(
+    "raw/crm_opportunities",
+    path="data/crm_opportunities.csv",
+    description=(
+        "CRM opportunities (Salesforce field names): Id, ConvertedFromLeadId, AccountId,"
+        " StageName, Amount (USD), CreatedDate, CloseDate (empty while open)."
+    ),
+)
 shop_orders = source(
     "raw/shop_orders",
     path="data/shop_orders.csv",

@@ -76,6 +76,41 @@ def leads(crm_leads: list[Path]) -> pd.DataFrame:
     return df.sort_values(["created_at", "lead_id"]).reset_index(drop=True)
 
 
+# the CRM's field names -> ours
+OPPORTUNITY_COLUMNS = {
+    "Id": "opportunity_id",
+    "ConvertedFromLeadId": "lead_id",
+    "AccountId": "customer_id",
+    "StageName": "stage",
+    "Amount": "amount",
+    "CreatedDate": "created_on",
+    "CloseDate": "closed_on",
+}
+STAGES = ["qualification", "proposal", "negotiation", "closed_won", "closed_lost"]
+
+
+@asset(
+    key_prefix="staging",
+    checks=[
+        c.not_null("opportunity_id", "lead_id", "stage", "amount", "created_on"),
+        c.unique("opportunity_id"),
+        c.accepted_values("stage", STAGES),
+        c.expression("amount >= 0", name="amount_not_negative"),
+        # every deal comes from a lead the CRM export knows
+        c.relationships("lead_id", to="staging/leads", field="lead_id"),
+    ],
+)
+def opportunities(crm_opportunities: list[Path]) -> pd.DataFrame:
+    """CRM opportunities with our column names, stages in snake case, duplicates dropped."""
+    df = pd.concat([pd.read_csv(p, dtype={"Id": "str"}) for p in crm_opportunities])
+    df = df.rename(columns=OPPORTUNITY_COLUMNS)[list(OPPORTUNITY_COLUMNS.values())]
+    df["stage"] = df["stage"].str.strip().str.lower().str.replace(" ", "_")
+    df["created_on"] = pd.to_datetime(df["created_on"])
+    df["closed_on"] = pd.to_datetime(df["closed_on"])
+    df = df.drop_duplicates()
+    return df.sort_values("opportunity_id").reset_index(drop=True)
+
+
 @asset(
     key_prefix="staging",
     checks=[
