@@ -4,8 +4,9 @@ Builds the quarterly report from nothing, shows that reformatting (Python and
 SQL) changes nothing, that a threshold change recomputes exactly one rule and what is
 downstream of it, that a transaction without a KYC'd customer is quarantined
 while the previous data and report stay published, that a report whose totals
-do not reconcile is stopped before it is exported, and that fixing the input
-publishes again.
+do not reconcile is stopped before it is exported, that fixing the input
+publishes again, and that an auditor can trace the published report to its code
+and input versions with `assets show --version`.
 """
 
 from __future__ import annotations
@@ -154,6 +155,47 @@ def test_aml_example_gates_the_quarterly_report_and_rebuilds_only_what_changed(
     assert check_results(run, "aml/quarterly_report")["totals_reconcile_with_source"] is False
     assert published(catalog_rows, proj, "aml/quarterly_report") == report_before
     assert ((proj / REPORT_CSV).read_bytes(), (proj / REPORT_MD).read_bytes()) == exported_before
+
+    # the auditor's walk (README): which code and data produced the report in force?
+    version = report_before[0]
+    shown = cli_json(proj, "show", "aml/quarterly_report", "--version", version[:12], "--json")
+    assert (shown["data_version"], shown["status"]) == (version, "success")
+    code = {part["name"]: part["source"] for part in shown["code"]}
+    assert code["aml_compliance_defs.report.QUARTER"] == "QUARTER = '2024Q1'"
+    assert {"aml_compliance_defs.report._in_quarter", "aml_compliance_defs.rules.RULES"} <= set(
+        code
+    )
+    assert "2024-03-31" not in code["aml_compliance_defs.report._in_quarter"]  # not today's edit
+    inputs = {i["key"]: i for i in shown["inputs"]}
+    assert sorted(inputs) == ["aml/case_queue", "aml/flagged_transactions", "staging/transactions"]
+    for key, inp in inputs.items():
+        assert inp["data_version"] == _published_version(catalog_rows, proj, key)
+        assert inp["show"] == f"assets show {key} --version {inp['data_version'][:12]}"
+    assert {c["check_name"]: c["passed"] for c in shown["checks"]} == dict.fromkeys(
+        [
+            "totals_reconcile_with_source",
+            "non_negative_counts",
+            "unique(section, item)",
+            "not_null(section, item, count, amount_eur)",
+        ],
+        True,
+    )
+    # ... down to the export file the transactions were read from
+    txns = inputs["staging/transactions"]["data_version"]
+    staged = cli_json(proj, "show", "staging/transactions", "--version", txns[:12], "--json")
+    assert ("raw/bank_transactions", "source") in {(i["key"], i["kind"]) for i in staged["inputs"]}
+    # ... and the files in reports/ were written from this very report version
+    export_version = _published_version(catalog_rows, proj, "aml/report_export")
+    export = cli_json(proj, "show", "aml/report_export", "--version", export_version[:12], "--json")
+    assert {i["key"]: i["data_version"] for i in export["inputs"]}[
+        "aml/quarterly_report"
+    ] == version
+
+
+def _published_version(catalog_rows, proj, key: str) -> str:
+    rows = catalog_rows(proj, f"SELECT data_version FROM asset_state WHERE key = '{key}'")
+    assert rows and rows[0][0], f"{key} has no published version"
+    return rows[0][0]
 
 
 def test_aml_generate_data_writes_the_committed_csvs(tmp_path) -> None:
