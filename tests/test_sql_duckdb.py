@@ -500,3 +500,34 @@ def test_a_release_still_going_in_another_process_is_left_to_it(
     assert catalog_rows(
         bi, "SELECT status FROM materializations WHERE key = 'bi/revenue' ORDER BY id DESC LIMIT 1"
     ) == [("releasing",)]
+
+
+def test_tables_written_before_a_python_asset_runs_are_committed_before_it(
+    make_project, run, published_values
+):
+    root = make_project(
+        {
+            "defs.py": """
+            from pathlib import Path
+
+            import duckdb
+
+            from assets_core import asset, sql_asset
+
+            first = sql_asset("first", "SELECT 1 AS v UNION ALL SELECT 2")
+
+            @asset(deps=["first"])
+            def seen_from_outside():
+                # a connection of its own sees committed tables only
+                db = Path(__file__).parent / ".assets" / "warehouse.duckdb"
+                conn = duckdb.connect(str(db))
+                try:
+                    return conn.execute("SELECT count(*) FROM main.first").fetchone()[0]
+                finally:
+                    conn.close()
+            """
+        }
+    )
+    results = run(root)
+    assert results["seen_from_outside"].status == "success", results["seen_from_outside"].error
+    assert published_values(root, "seen_from_outside") == {"seen_from_outside": 2}

@@ -179,6 +179,8 @@ class Scheduler:
             if pool is not None:  # so that the backend does not queue it behind others
                 task = replace(task, pool=pool)
             self.running[step.key] = (i, task.timeout_s)
+            # user code may run for long: the tables written so far are committed first
+            run.publish_grouped()
             self.backend.submit(task)
 
     def _enter_pool(self, i: int, pool: str) -> bool:
