@@ -241,6 +241,26 @@ def test_a_pool_runs_as_many_at_once_as_it_allows_among_other_ready_assets(
     assert max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans) == 2
 
 
+def test_a_pooled_attempt_is_not_queued_behind_a_busy_worker(make_project, cli_json, catalog_rows):
+    # both workers busy when the pooled asset is ready: it waits for a free worker (the
+    # quick one), not in the queue of the slow one with its pool slot taken
+    defs = (
+        "@asset\ndef slow_a():\n    time.sleep(3.0)\n    return 1\n\n"
+        "@asset\ndef slow_b():\n    time.sleep(0.2)\n    return 2\n\n"
+        "@asset(pool='warehouse')\ndef pooled():\n    return 3\n"
+    )
+    root = make_project(
+        {"defs.py": POOLED.format(assets=defs)},
+        extra_toml="[tool.assets.pools]\nwarehouse = 1\n",
+    )
+    cli_json(root, "materialize", "--json", "--workers", "2")
+    spans = dict(
+        (k, (s, e))
+        for k, s, e in catalog_rows(root, "select key, started_at, ended_at from materializations")
+    )
+    assert spans["pooled"][0] < spans["slow_a"][1] - 1.0, spans
+
+
 def test_an_asset_in_an_undeclared_pool_is_a_clear_error(make_project, run_cli):
     root = make_project(
         {"defs.py": "from assets_core import asset\n\n@asset(pool='gpu')\ndef x():\n    return 1\n"}

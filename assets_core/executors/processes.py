@@ -12,8 +12,9 @@ waits in its pipe, so the worker starts it the moment it answered, without waiti
 for the run to record the answer and send more. An attempt's timeout counts from
 when the worker really starts it; nothing is queued behind an attempt that has a
 timeout, because killing its worker (the way a timed-out attempt is stopped) would
-take the attempts behind it along. A worker that dies is replaced; what was queued
-behind it is sent again.
+take the attempts behind it along; and a pooled attempt is sent only to an idle
+worker, so that it never holds its pool slot while it waits behind another attempt.
+A worker that dies is replaced; what was queued behind it is sent again.
 """
 
 from __future__ import annotations
@@ -120,9 +121,12 @@ class _Worker:
         """May ``task`` be sent to this worker now?"""
         if not self.queue:
             return True
+        # a timed attempt's clock, and a pooled attempt's slot, start when it is sent:
+        # neither waits behind another attempt
         return (
             len(self.queue) < DEPTH
             and task.timeout_s is None
+            and task.pool is None
             and not any(t.timeout_s is not None for t in self.queue)
         )
 
