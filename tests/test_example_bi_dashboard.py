@@ -2,10 +2,10 @@
 
 Builds the dashboard tables from nothing, shows that reformatting changes
 nothing, that a changed currency rate rebuilds the orders and what reads them
-(not ad spend, leads or
-opportunities, in Python and in SQL), that an ad export with a negative spend is quarantined
-while the previous ad spend stays published byte for byte, and that fixing the
-export publishes again.
+(not ad spend, leads or opportunities, in Python and in SQL), that an ad export
+with a negative spend is quarantined while the previous ad spend stays published
+byte for byte, and that fixing the export publishes again; likewise a CRM export
+with a deal for an unknown lead, while the dashboard's funnel table stays as it was.
 """
 
 from __future__ import annotations
@@ -135,4 +135,36 @@ def test_bi_example_rebuilds_what_changed_and_quarantines_a_bad_ad_export(
     run = cli_json(proj, "materialize", "--json")
     assert statuses(run)["staging/ad_spend"] == "success", dump(run)
     assert published(catalog_rows, proj, "staging/ad_spend") == before
+    assert planned(cli_json, proj) == {}
+
+    # a CRM export with a deal for a lead it does not have: the dashboard keeps its funnel
+    opps = proj / "data" / "crm_opportunities.csv"
+    good_opps = opps.read_bytes()
+    opps_before = published(catalog_rows, proj, "staging/opportunities")
+    funnel_before = _funnel(proj)
+    opps.write_bytes(
+        good_opps + b"00699999,L09999,C0001,Closed Won,1200.00,2024-04-30,2024-04-30\n"
+    )
+    run = cli_json(proj, "materialize", "--json", expect=1)
+    assert statuses(run) == {
+        "staging/opportunities": "quarantined",
+        "bi/channel_funnel": "skipped",
+    }, dump(run)
+    assert check_results(run, "staging/opportunities") == {
+        "not_null(opportunity_id, lead_id, stage, amount, created_on)": True,
+        "unique(opportunity_id)": True,
+        "accepted_values(stage)": True,
+        "amount_not_negative": True,
+        "relationships(lead_id -> staging/leads.lead_id)": False,
+    }
+    assert published(catalog_rows, proj, "staging/opportunities") == opps_before
+    assert _funnel(proj) == funnel_before
+
+    opps.write_bytes(good_opps)
+    run = cli_json(proj, "materialize", "--json")
+    assert statuses(run) == {
+        "staging/opportunities": "success",
+        "bi/channel_funnel": "skipped",  # early cutoff: the same opportunities as before
+    }, dump(run)
+    assert published(catalog_rows, proj, "staging/opportunities") == opps_before
     assert planned(cli_json, proj) == {}
