@@ -97,6 +97,10 @@ class LineageView:
     focus: str | None
     now: float
     column_edges: tuple[ColumnEdge, ...] | None = None  # None: columns not asked for
+    # (upstream, downstream) depth limits around the focus; None: no limit
+    depths: tuple[int | None, int | None] = (None, None)
+    # key -> (upstream, downstream) neighbours left out by the depth limits
+    hidden: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     _by_key: dict[str, Node] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -189,11 +193,14 @@ def build_view(
     now: float,
     column_edges: Sequence[ColumnEdge] | None = None,
     checks: bool = False,
+    depths: tuple[int | None, int | None] = (None, None),
 ) -> LineageView:
     """The view of ``keys`` (in graph order) with the edges between them.
 
     With ``checks``, each check of a shown asset is a node (kind ``check``, status its
     latest result: passed, warned, failed or never) below the asset it checks.
+    ``depths`` are the limits ``keys`` were chosen with around ``focus``: the view
+    counts, for each node, the neighbours they left out.
     """
     chosen = set(keys)
     nodes = []
@@ -224,8 +231,21 @@ def build_view(
     cols = None
     if column_edges is not None:
         cols = tuple(e for e in column_edges if e.upstream in chosen and e.downstream in chosen)
+    hidden: dict[str, tuple[int, int]] = {}
+    if focus is not None and depths != (None, None):
+        for k in chosen:
+            up = sum(1 for m in (graph.upstream, graph.order_deps) for u in m[k] if u not in chosen)
+            down = sum(1 for d in graph.downstream[k] if d not in chosen)
+            if up or down:
+                hidden[k] = (up, down)
     return LineageView(
-        nodes=tuple(nodes), edges=tuple(edges), focus=focus, now=now, column_edges=cols
+        nodes=tuple(nodes),
+        edges=tuple(edges),
+        focus=focus,
+        now=now,
+        column_edges=cols,
+        depths=depths,
+        hidden=hidden,
     )
 
 
@@ -304,11 +324,21 @@ def render_text(view: LineageView) -> str:
         return "\n".join(out)
 
     out = [line(view.focus)]
-    for title, edges in (("upstream", ups), ("downstream", downs)):
+    for side, (title, edges) in enumerate((("upstream", ups), ("downstream", downs))):
         children = edges.get(view.focus, [])
-        out.append(f"{title}:" if children else f"{title}: (none)")
+        if children:
+            out.append(f"{title}:")
+        elif view.hidden.get(view.focus, (0, 0))[side]:
+            out.append(f"{title}: (not shown: --{title} {view.depths[side]})")
+        else:
+            out.append(f"{title}: (none)")
         seen = {view.focus}
-        _tree(children, edges, line, "  ", seen, out)
+
+        def shown(key: str, side: int = side, title: str = title) -> str:
+            more = view.hidden.get(key, (0, 0))[side] if key != view.focus else 0
+            return line(key) + (f"  (+{more} more {title})" if more else "")
+
+        _tree(children, edges, shown, "  ", seen, out)
     return "\n".join(out)
 
 

@@ -122,11 +122,41 @@ def observe_one(src: SourceDef, root: Path, cache: FileDigestCache) -> Observati
         value = src.observe()
     except Exception as e:  # user code can raise anything
         raise ObservationError(
-            f"observing source {src.key} failed: {type(e).__name__}: {e}",
-            hint=f"fix the observe= function at {src.location}",
+            f"observing source {src.key} (declared at {src.location}) failed: "
+            f"{type(e).__name__}: {e}{_raised_at(e, src.observe)}",
+            hint=f"fix the observe= function {_where(src.observe)}, or the system it reads",
         ) from e
     version = value if isinstance(value, str) and len(value) <= 64 else digest(repr(value))
     return Observation(src.key, version, None)
+
+
+def _where(fn: Any) -> str:
+    """``name at file:line`` of a function, as far as it can be told."""
+    import inspect
+
+    fn = inspect.unwrap(fn)
+    code = getattr(fn, "__code__", None)
+    name = getattr(fn, "__qualname__", None) or repr(fn)
+    return f"{name} at {code.co_filename}:{code.co_firstlineno}" if code else name
+
+
+def _raised_at(e: BaseException, fn: Any) -> str:
+    """`` (raised at file:line)``: the innermost frame of ``e`` in the file of ``fn``
+    (where the user's code called a library that raised), else the innermost frame."""
+    import inspect
+
+    code = getattr(inspect.unwrap(fn), "__code__", None)
+    own = code.co_filename if code is not None else None
+    frames = []
+    tb = e.__traceback__
+    while tb is not None:
+        frames.append((tb.tb_frame.f_code.co_filename, tb.tb_lineno))
+        tb = tb.tb_next
+    mine = [f for f in frames if f[0] == own]
+    if not (mine or frames):
+        return ""
+    file, line = (mine or frames)[-1]
+    return f" (raised at {file}:{line})"
 
 
 def value_of(src: SourceDef, root: Path) -> Any:

@@ -68,7 +68,8 @@ def test_text_tree_shows_both_directions_with_status_and_depth_limits(
     assert "ml/report  [fresh, " in out  # through the order-only dependency
     one = run_cli(root, "lineage", "daily", "--upstream", "1", "--downstream", "0").stdout
     assert "staging/clean" in one and "raw/orders" not in one
-    assert "downstream: (none)" in one
+    assert "staging/clean  [fresh, " in one and "(+1 more upstream)" in one
+    assert "downstream: (not shown: --downstream 0)" in one
 
 
 def test_json_lists_nodes_and_edges_of_a_selection(make_project, cli_json, write_file):
@@ -312,3 +313,21 @@ def test_checks_are_nodes_with_their_latest_result(make_project, cli_json):
     assert {"from": "amount", "to": "amount#small", "kind": "order"} in got["edges"]
     plain = cli_json(root, "lineage", "amount", "--no-checks", "--json")
     assert [n["key"] for n in plain["nodes"]] == ["amount"]
+
+
+def test_a_depth_limit_on_one_side_leaves_the_other_side_whole(
+    make_project, cli_json, write_file, run_cli
+):
+    root = _project(make_project, cli_json, write_file)
+    up0 = cli_json(root, "lineage", "bi/daily", "--upstream", "0", "--no-checks", "--json")
+    assert {n["key"] for n in up0["nodes"]} == {"bi/daily", "bi/kpis", "bi/broken", "ml/report"}
+    text = run_cli(root, "lineage", "bi/daily", "--upstream", "0", "--no-checks").stdout
+    assert "upstream: (not shown: --upstream 0)" in text
+    assert "ml/report" in text  # two levels down: the downstream side has no limit
+    down1 = run_cli(root, "lineage", "staging/clean", "--downstream", "1", "--no-checks").stdout
+    assert "raw/orders" in down1  # upstream without a limit
+    assert "bi/daily  [fresh, " in down1 and "(+2 more downstream)" in down1
+    assert "bi/kpis" not in down1
+    source = run_cli(root, "lineage", "raw/orders", "--downstream", "1", "--no-checks").stdout
+    assert source.splitlines()[:2] == [source.splitlines()[0], "upstream: (none)"]
+    assert "staging/clean" in source and "bi/daily" not in source

@@ -96,8 +96,8 @@ def lineage(
     g = project.graph
     chosen = select(g, list(selection))
     focus = _focus(selection, chosen)
-    if focus is not None and upstream is None and downstream is None:
-        keys = lin.neighbourhood(g, chosen, None, None)
+    if focus is not None:  # around one key an unset direction is shown whole
+        keys = lin.neighbourhood(g, chosen, upstream, downstream)
     elif upstream is not None or downstream is not None:
         keys = lin.neighbourhood(g, chosen, upstream or 0, downstream or 0)
     else:
@@ -106,7 +106,14 @@ def lineage(
     statuses = {s.key: s for s in status_of_project(project, catalog, now=now)}
     col_edges = lin.column_edges(catalog, keys, project=project) if columns else None
     view = lin.build_view(
-        g, statuses, keys, focus=focus, now=now, column_edges=col_edges, checks=checks
+        g,
+        statuses,
+        keys,
+        focus=focus,
+        now=now,
+        column_edges=col_edges,
+        checks=checks,
+        depths=(upstream, downstream),
     )
     title = project.root.name + (f": {focus}" if focus else "")
     if fmt == "text":
