@@ -305,10 +305,12 @@ def render_text(view: LineageView) -> str:
         n = view.node(key)
         facts = [] if n.status == n.kind else [n.status]  # a source's status is "source"
         age = n.age(view.now)
-        if n.kind == "source":
-            facts.append("never observed" if age == "never" else f"observed {age}")
+        if n.kind == "source":  # its age counts from the latest observation that saw a change
+            facts.append("never observed" if age == "never" else f"changed {age}")
+        elif n.status == "never":
+            facts = ["never materialized"]
         elif n.kind != "check":  # a check's age is its status
-            facts.append(age)
+            facts.append("nothing published" if age == "never" else age)
         return f"{key}  [{', '.join(facts)}]" + ("" if n.kind == "python" else f" ({n.kind})")
 
     if view.focus is None:
@@ -423,7 +425,8 @@ def _node(g: Any, n: Node, view: LineageView) -> None:
         fillcolor=fill,
         color=border,
         penwidth="2.5" if focus else "1.2",
-        tooltip=f"{n.key}: {n.status} ({n.kind}), updated {n.age(view.now)}",
+        tooltip=f"{n.key}: {n.status} ({n.kind})"
+        + ("" if n.kind == "check" else f", updated {n.age(view.now)}"),
         **shape,
     )
 

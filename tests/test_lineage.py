@@ -63,8 +63,8 @@ def test_text_tree_shows_both_directions_with_status_and_depth_limits(
     out = run_cli(root, "lineage", "bi/daily").stdout
     assert out.splitlines()[0].startswith("bi/daily  [fresh, ")
     assert "upstream:\n  └── staging/clean  [fresh, " in out
-    assert "      └── raw/orders  [observed " in out and "(source)" in out
-    assert "bi/kpis  [stale, " in out and "bi/broken  [failed, never]" in out
+    assert "      └── raw/orders  [changed " in out and "(source)" in out
+    assert "bi/kpis  [stale, " in out and "bi/broken  [failed, nothing published]" in out
     assert "ml/report  [fresh, " in out  # through the order-only dependency
     one = run_cli(root, "lineage", "daily", "--upstream", "1", "--downstream", "0").stdout
     assert "staging/clean" in one and "raw/orders" not in one
@@ -109,6 +109,9 @@ def test_svg_and_png_need_dot_and_say_how_to_install_it(make_project, run_cli):
     assert "needs graphviz's 'dot' program" in proc.stderr
     assert "apt-get install graphviz" in proc.stderr
     assert not (root / "g.svg").exists()
+    png = run_cli(root, "lineage", "--format", "png", "-o", "g.png", env={"PATH": "/nonexistent"})
+    assert png.returncode == 2 and "--format dot" in png.stderr
+    assert "Traceback" not in proc.stderr + png.stderr
 
 
 def _svg_nodes(path):
@@ -331,3 +334,137 @@ def test_a_depth_limit_on_one_side_leaves_the_other_side_whole(
     source = run_cli(root, "lineage", "raw/orders", "--downstream", "1", "--no-checks").stdout
     assert source.splitlines()[:2] == [source.splitlines()[0], "upstream: (none)"]
     assert "staging/clean" in source and "bi/daily" not in source
+
+
+QUARANTINE_DEFS = """
+from assets_core import asset, check
+
+
+@asset(group="core")
+def amount():
+    return -5
+
+
+@check(amount, blocking=True)
+def positive(amount):
+    return amount > 0
+
+
+@asset(group="core")
+def doubled(amount):
+    return amount * 2
+
+
+@asset(group="other")
+def fine():
+    return 1
+
+
+@check(fine, blocking=False)
+def small(fine):
+    return fine > 5
+"""
+
+
+def _rgb(hex_colour: str) -> tuple[int, int, int]:
+    return tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+
+
+def _quarantine_project(make_project, cli_json):
+    root = make_project({"defs.py": QUARANTINE_DEFS})
+    cli_json(root, "materialize", "--json", expect=1)  # amount is quarantined, doubled blocked
+    return root
+
+
+def test_svg_draws_quarantined_never_and_check_nodes_with_their_shapes_and_labels(
+    make_project, cli_json, run_cli
+):
+    root = _quarantine_project(make_project, cli_json)
+    svg = root / "graph.svg"
+    proc = run_cli(root, "lineage", "--format", "svg", "-o", str(svg))
+    assert proc.returncode == 0, proc.stderr
+    nodes = _svg_nodes(svg)
+    expected = {
+        "amount": "quarantined",
+        "doubled": "never",
+        "fine": "fresh",
+        "amount#positive": "failed",
+        "fine#small": "warned",
+    }
+    for nid, status in expected.items():
+        assert nodes[nid] == STATUS_COLOURS[status][0], (nid, status)
+    tree = ET.parse(svg)
+    by_id = {g.get("id"): g for g in tree.getroot().iter("{http://www.w3.org/2000/svg}g")}
+
+    def texts(nid):
+        return [t.text for t in by_id[nid].iter("{http://www.w3.org/2000/svg}text")]
+
+    def outline_points(nid):
+        poly = next(by_id[nid].iter("{http://www.w3.org/2000/svg}polygon"))
+        return {p for p in poly.get("points").split()}
+
+    # checks are hexagons (six corners), the label is the key and its age or result
+    assert len(outline_points("amount#positive")) == 6
+    assert texts("amount#positive") == ["amount#positive", "failed"]
+    assert texts("fine")[0] == "fine" and texts("fine")[1].endswith(" ago")
+    assert texts("doubled") == ["doubled", "never"]
+    assert {g.get("id") for g in by_id.values() if g.get("class") == "cluster"} >= {
+        "group--core",
+        "group--other",
+    }
+    assert "legend--quarantined" in nodes and "legend--never" in nodes
+
+
+def test_png_is_painted_with_the_status_colours_of_its_nodes(make_project, cli_json, run_cli):
+    from PIL import Image
+
+    root = _quarantine_project(make_project, cli_json)
+    png = root / "graph.png"
+    proc = run_cli(root, "lineage", "--no-checks", "-o", str(png))
+    assert proc.returncode == 0, proc.stderr
+    with Image.open(png) as img:
+        assert img.format == "PNG"
+        colours = {rgba[:3] for _, rgba in img.convert("RGBA").getcolors(maxcolors=1 << 20)}
+    for status in ("quarantined", "never", "fresh"):
+        assert _rgb(STATUS_COLOURS[status][0]) in colours, status
+    for status in ("stale", "failed", "overdue"):  # nothing is drawn in these
+        assert _rgb(STATUS_COLOURS[status][0]) not in colours, status
+
+
+def test_column_lineage_of_sql_assets_is_drawn_as_tables_of_columns(
+    make_project, cli_json, run_cli
+):
+    root = make_project(
+        {
+            "defs.py": """
+            import pandas as pd
+            from assets_core import asset
+
+            @asset(key_prefix="raw")
+            def spend():
+                return pd.DataFrame({"day": [1, 2], "spend": [3.0, 4.0], "clicks": [5, 6]})
+            """,
+            "models/bi/daily.sql": (
+                "SELECT day, SUM(spend) AS spend, SUM(spend) / SUM(clicks) AS cpc\n"
+                "FROM raw.spend GROUP BY day\n"
+            ),
+        },
+        extra_toml='sql_paths = ["models"]\n',
+    )
+    cli_json(root, "materialize", "--json")
+    got = cli_json(root, "lineage", "bi/daily", "--columns", "--json")
+    assert {(c["from_column"], c["to_column"]) for c in got["columns"]} == {
+        ("day", "day"),
+        ("spend", "spend"),
+        ("spend", "cpc"),
+        ("clicks", "cpc"),
+    }
+    svg = root / "cols.svg"
+    proc = run_cli(root, "lineage", "bi/daily", "--columns", "--format", "svg", "-o", str(svg))
+    assert proc.returncode == 0, proc.stderr
+    text = html.unescape(svg.read_text())
+    assert '<g id="bi--daily" class="node">' in text and '<g id="raw--spend" class="node">' in text
+    for col in ("day", "spend", "clicks", "cpc"):
+        assert f">{col}</text>" in text
+    assert text.count('class="edge"') == 4
+    assert STATUS_COLOURS["fresh"][0] in text  # each table's header has its status colour
