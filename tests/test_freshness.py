@@ -192,3 +192,53 @@ def test_overdue_asset_shows_as_overdue_in_status(make_project, cli_json):
     assert rows["daily"]["status"] == "overdue"
     assert rows["daily"]["freshness"]["state"] == ERROR
     assert rows["untracked"]["status"] == "fresh" and rows["untracked"]["freshness"] is None
+
+
+def test_a_source_is_as_fresh_as_the_last_observation_that_saw_it_change(
+    make_project, cli_json, catalog_rows
+):
+    from assets_core.catalog.catalog import Catalog
+    from assets_core.catalog.observations import record_observations
+
+    root = make_project(
+        {
+            "defs.py": """
+            from assets_core import Freshness, source
+
+            def version():
+                return "v1"
+
+            feed = source("raw/feed", observe=version, freshness=Freshness(max_lag="2h"))
+            """
+        }
+    )
+    cat = Catalog.open(f"sqlite:///{root / '.assets' / 'catalog.db'}")
+    try:
+        record_observations(cat.writer, [("raw/feed", "v1")], at=T0)
+        # observed again 3h later, unchanged: the source's last update stays at T0
+        record_observations(cat.writer, [("raw/feed", "v1")], at=T0 + 3 * HOUR)
+        late = cli_json(root, "status", "--freshness", "--json", env=_at(3.25))["assets"][0]
+        assert (late["state"], late["last_update"], late["overdue"]) == (WARN, T0, "1h15m")
+        record_observations(cat.writer, [("raw/feed", "v2")], at=T0 + 3.5 * HOUR)
+        again = cli_json(root, "status", "--freshness", "--json", env=_at(4))["assets"][0]
+        assert (again["state"], again["last_update"]) == (FRESH, T0 + 3.5 * HOUR)
+    finally:
+        cat.close()
+    assert catalog_rows(
+        root,
+        "SELECT json_extract(payload, '$.previous'), json_extract(payload, '$.state') "
+        "FROM events WHERE kind = 'freshness' AND key = 'raw/feed' ORDER BY id",
+    ) == [(FRESH, WARN), (WARN, FRESH)]
+
+
+def test_freshness_of_a_never_materialized_asset_is_never_updated(make_project, cli_json, run_cli):
+    root = make_project({"defs.py": DEFS, "feed/a.csv": "x\n1\n"})
+    got = cli_json(root, "status", "--freshness", "--json", expect=1)
+    rows = {a["key"]: a for a in got["assets"]}
+    assert (rows["daily"]["state"], rows["daily"]["overdue"]) == (ERROR, "never updated")
+    assert rows["daily"]["overdue_s"] is None and rows["daily"]["last_update"] is None
+    assert (rows["raw/feed"]["state"], rows["raw/feed"]["overdue"]) == (WARN, "never updated")
+    assert got["error"] == ["daily"]
+    text = run_cli(root, "status", "--freshness")
+    assert text.returncode == 1 and "never updated" in text.stdout
+    assert "never" in {a["status"] for a in cli_json(root, "status", "--json")["assets"]}

@@ -161,3 +161,93 @@ def test_observe_of_a_selection_without_sources_says_how_to_select_them(make_pro
     proc = run_cli(root, "observe", "report")
     assert proc.returncode == 2
     assert "selects no source" in proc.stderr and "+report" in proc.stderr
+
+
+DB_DEFS = """
+import sqlite3
+from pathlib import Path
+
+from assets_core import asset, source
+
+DB = Path(__file__).parent / "shop.db"
+
+
+def latest_update():
+    with sqlite3.connect(DB) as conn:
+        return conn.execute("SELECT max(updated_at) FROM orders").fetchone()[0]
+
+
+orders = source("raw/orders", observe=latest_update)
+leads = source("raw/leads", path="landing/leads/*.csv")
+
+
+@asset
+def order_count(orders):
+    return 1
+
+
+@asset
+def lead_count(leads):
+    return 2
+
+
+@asset
+def report(order_count, lead_count):
+    return order_count + lead_count
+"""
+
+
+def _shop(root: Path, updated_at: str) -> None:
+    import sqlite3
+
+    with sqlite3.connect(root / "shop.db") as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS orders (id INTEGER, updated_at TEXT)")
+        conn.execute("INSERT INTO orders VALUES (1, ?)", (updated_at,))
+
+
+def test_a_database_source_observed_by_a_query_makes_exactly_its_downstream_stale(
+    make_project, cli_json
+):
+    root = make_project({"defs.py": DB_DEFS, "landing/leads/1.csv": "id\n9\n"})
+    _shop(root, "2026-01-01T06:00:00")
+    cli_json(root, "materialize", "--json")
+    seen = cli_json(root, "observe", "raw/orders", "--json")["sources"]
+    assert seen == [
+        {"key": "raw/orders", "version": "2026-01-01T06:00:00", "files": None, "changed": False}
+    ]
+    assert cli_json(root, "plan", "--json")["steps"] == []
+    _shop(root, "2026-01-02T06:00:00")  # a new row lands in the database
+    steps = cli_json(root, "plan", "--json")["steps"]
+    assert [s["key"] for s in steps] == ["order_count", "report"]
+    assert [(r["kind"], r["upstream"]) for r in steps[0]["reasons"]] == [
+        ("source_changed", "raw/orders")
+    ]
+    assert cli_json(root, "observe", "--json")["sources"][0]["changed"] is True
+
+
+def test_an_observe_function_that_raises_names_the_source_and_its_code(make_project, run_cli):
+    root = make_project({"defs.py": DB_DEFS, "landing/leads/1.csv": "id\n9\n"})
+    proc = run_cli(root, "observe")  # shop.db has no orders table
+    assert proc.returncode == 1
+    defs = root / "defs.py"
+    lines = defs.read_text().splitlines()
+    fn_line = lines.index("def latest_update():") + 1
+    query_line = next(i for i, t in enumerate(lines, 1) if "SELECT max(updated_at)" in t)
+    source_line = lines.index('orders = source("raw/orders", observe=latest_update)') + 1
+    err = proc.stderr
+    assert "observing source raw/orders" in err and "no such table: orders" in err
+    assert f"declared at {defs}:{source_line}" in err
+    assert f"raised at {defs}:{query_line}" in err
+    assert f"latest_update at {defs}:{fn_line}" in err
+    assert "Traceback" not in err
+
+
+def test_observe_in_a_project_without_sources_observes_nothing_and_succeeds(
+    make_project, run_cli, cli_json
+):
+    root = make_project(
+        {"defs.py": "from assets_core import asset\n\n@asset\ndef a():\n    return 1\n"}
+    )
+    assert cli_json(root, "observe", "--json") == {"sources": []}
+    proc = run_cli(root, "observe")
+    assert proc.returncode == 0 and "declares no source" in proc.stdout

@@ -31,6 +31,12 @@ def observe(ctx: click.Context, selection: tuple[str, ...], as_json: bool) -> No
     g = project.graph
     chosen = select(g, list(selection))
     keys = [k for k in g.sources if k in chosen]
+    if not keys and not selection:  # nothing to observe is not a failure (cron: observe && ...)
+        if as_json:
+            emit_json({"sources": []})
+        else:
+            click.echo(f"{project.root.name} declares no source: nothing to observe")
+        return
     if not keys:
         raise SelectionError(
             f"{' '.join(selection)!r} selects no source",
