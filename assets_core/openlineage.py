@@ -19,12 +19,13 @@ import json
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
+from assets_core.catalog.catalog import PUBLISHING
 from assets_core.errors import AssetsError, MissingExtraError
 from assets_core.run_observers import RunObserver
 
@@ -127,7 +128,7 @@ class EventBuilder:
                     for c, t in columns
                 ]
             )
-        lineage = self._column_lineage(key)
+        lineage = self._column_lineage(key, row)
         if lineage is not None:
             facets["columnLineage"] = lineage
         if checks:
@@ -145,22 +146,40 @@ class EventBuilder:
             )
         return ev.OutputDataset(namespace=ns, name=name, facets=facets)
 
-    def _column_lineage(self, key: str) -> Any | None:
-        from assets_core.lineage import column_edges
-
-        edges = [e for e in column_edges(self.catalog, [key]) if e.downstream == key]
+    def _column_lineage(self, key: str, row: Mapping[str, Any] | None) -> Any | None:
+        edges = self._column_edges(key, row) if row is not None else None
         if not edges:
             return None
         cl = self.facets.column_lineage_dataset
         fields: dict[str, list[Any]] = {}
-        for e in edges:
-            ns, name = self.dataset(e.upstream)
-            fields.setdefault(e.column, []).append(
-                cl.InputField(namespace=ns, name=name, field=e.upstream_column)
-            )
+        for column, ups in edges.items():
+            for up, up_col in ups:
+                ns, name = self.dataset(up)
+                fields.setdefault(column, []).append(
+                    cl.InputField(namespace=ns, name=name, field=up_col)
+                )
         return cl.ColumnLineageDatasetFacet(
             fields={c: cl.Fields(inputFields=ins) for c, ins in fields.items()}
         )
+
+    def _column_edges(self, key: str, row: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """What fed each column of materialization ``row``: as recorded with that version,
+        or computed now (and recorded) when the asset's code is still the code it ran."""
+        from assets_core.catalog import column_lineage as store
+
+        mid = row.get("id")
+        if mid is None or row.get("status") != "success":
+            return None
+        recorded = store.load(self.catalog, [mid]).get(mid)
+        if recorded is not None:
+            return recorded["edges"]
+        code = self.project.code_versions.get(key)
+        if code is None or code.version != row.get("code_version"):
+            return None  # built by other code: what fed its columns then is not known
+        from assets_core.lineage_columns import edges_of
+
+        info = edges_of(self.project, self.catalog, [key]).get(key)
+        return info.edges if info is not None else None
 
     # -- events ---------------------------------------------------------------------------
     def _job(self, key: str) -> Any:
@@ -287,11 +306,13 @@ class OpenLineageEmitter(RunObserver):
         self.run_id = ""
         self.versions: dict[str, str] = {}
         self.open: set[str] = set()
+        self.settling: list[str] = []  # tables published together at the end of the run
         self.warned = False
 
-    def _emit(self, event: Any) -> None:
+    def _emit(self, make: Callable[[], Any]) -> None:
+        """Build an event with ``make`` and send it; a failure of either is a warning."""
         try:
-            self.client.emit(event)
+            self.client.emit(make())
         except Exception as e:  # a lineage backend being down must not fail the run
             if not self.warned:
                 self.warned = True
@@ -309,7 +330,8 @@ class OpenLineageEmitter(RunObserver):
 
     def step_started(self, key: str, index: int, total: int) -> None:
         self.open.add(key)
-        self._emit(self.builder.start(self.run_id, key, time.time(), self.versions))
+        at = time.time()
+        self._emit(lambda: self.builder.start(self.run_id, key, at, self.versions))
 
     def step_finished(self, result: StepResult, index: int, total: int) -> None:
         self.open.discard(result.key)
@@ -317,15 +339,30 @@ class OpenLineageEmitter(RunObserver):
         row = _latest_row(self.catalog, self.run_id, result.key)
         if row is None:
             return
+        if row["status"] == PUBLISHING:  # its outcome is known when the run publishes it
+            self.settling.append(result.key)
+            if result.status == "success" and row.get("data_version"):
+                self.versions[result.key] = row["data_version"]
+            return
         if row.get("data_version") and row["status"] == "success":
             self.versions[result.key] = row["data_version"]
-        checks = self.builder.checks_of(row["id"], result.key, row["run_id"])
-        self._emit(self.builder.end(row, checks))
+        self._end(row)
+
+    def _end(self, row: Mapping[str, Any]) -> None:
+        self._emit(
+            lambda: self.builder.end(
+                row, self.builder.checks_of(row["id"], row["key"], row["run_id"])
+            )
+        )
 
     def run_finished(self, run_id: str, status: str) -> None:
+        for key in self.settling:
+            row = _latest_row(self.catalog, run_id, key)
+            if row is not None:
+                self._end(row)
         for key in sorted(self.open):  # interrupted in the middle of a step
             row = {"key": key, "run_id": run_id, "status": "skipped", "ended_at": time.time()}
-            self._emit(self.builder.end(row))
+            self._emit(lambda row=row: self.builder.end(row))
         try:
             self.client.close()
         except Exception:  # closing a transport must not fail the run either

@@ -31,8 +31,16 @@ def _uri(value: object) -> bool:
     return not isinstance(value, str) or bool(urlparse(value).scheme)
 
 
+def _facets(event: dict) -> list[dict]:
+    holders = [event["run"], event["job"], *event.get("inputs", []), *event.get("outputs", [])]
+    return [f for h in holders for f in (h.get("facets") or {}).values()]
+
+
 def validate(event: dict) -> None:
+    """``event`` against the schema fixture, and only with schema versions it describes."""
     jsonschema.validate(event, SCHEMA, format_checker=FORMATS)
+    named = [event["schemaURL"], *(f["_schemaURL"] for f in _facets(event))]
+    assert set(named) <= set(SCHEMA["x-describes"]), set(named) - set(SCHEMA["x-describes"])
 
 
 DEFS = """
@@ -201,3 +209,53 @@ def test_export_shows_the_checks_of_each_materialization_once(make_project, cli_
     (out,) = done["outputs"]
     assertions = out["facets"]["dataQualityAssertions"]["assertions"]
     assert [(a["assertion"], a["success"]) for a in assertions] == [("not_null(amount)", True)]
+
+
+def test_column_lineage_facet_is_sent_live_and_exported_for_sql_assets(
+    make_project, cli_json, run_cli, receiver
+):
+    port = receiver.server_address[1]
+    root = make_project(
+        {
+            "defs.py": """
+            import pandas as pd
+            from assets_core import asset
+
+            @asset(key_prefix="raw")
+            def spend():
+                return pd.DataFrame({"day": [1, 2], "spend": [3.0, 4.0], "clicks": [5, 6]})
+            """,
+            "models/bi/daily.sql": (
+                "SELECT day, SUM(spend) / SUM(clicks) AS cpc FROM raw.spend GROUP BY day\n"
+            ),
+        },
+        extra_toml=f'sql_paths = ["models"]\nopenlineage = "http://127.0.0.1:{port}"\n',
+    )
+    cli_json(root, "materialize", "--json")
+    live = [e for _, e in receiver.received]
+    for e in live:
+        validate(e)
+    (done,) = [e for e in live if e["eventType"] == "COMPLETE" and e["job"]["name"] == "bi/daily"]
+    fields = done["outputs"][0]["facets"]["columnLineage"]["fields"]
+    spend_ns, spend_name = "file", str(root / ".assets/store/raw/spend")
+    assert {
+        c: sorted((f["namespace"], f["name"], f["field"]) for f in v["inputFields"])
+        for c, v in fields.items()
+    } == {
+        "day": [(spend_ns, spend_name, "day")],
+        "cpc": [(spend_ns, spend_name, "clicks"), (spend_ns, spend_name, "spend")],
+    }
+    assert all(
+        "columnLineage" not in o["facets"]
+        for e in live
+        if e["eventType"] == "START"
+        for o in e["outputs"]
+    )
+    exported = [json.loads(x) for x in run_cli(root, "openlineage").stdout.splitlines()]
+    (again,) = [
+        e for e in exported if e["eventType"] == "COMPLETE" and e["job"]["name"] == "bi/daily"
+    ]
+    assert (
+        again["outputs"][0]["facets"]["columnLineage"]
+        == done["outputs"][0]["facets"]["columnLineage"]
+    )
