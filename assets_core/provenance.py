@@ -228,17 +228,20 @@ def provenance(project: Project, catalog: Catalog, key: str, version: str) -> di
                 "key": up,
                 "data_version": dv,
                 "kind": "source" if is_source else "asset",
-                "show": None if is_source else f"assets show {up} --version {dv[:12]}",
+                "show": f"assets show {up} --version {dv[:12]}",
             }
         )
     checks: list[dict[str, Any]] = []
+    audits: list[dict[str, Any]] = []
     if "check_results" in t.metadata.tables:
         from assets_core.catalog.checks import results_for
 
-        checks = [
-            {k: r[k] for k in ("check_name", "passed", "severity", "failing_rows", "description")}
-            for r in results_for(catalog, key, [row["id"]])
-        ]
+        fields = ("check_name", "passed", "severity", "failing_rows", "description")
+        for r in reversed(results_for(catalog, key, [row["id"]])):  # oldest first
+            if r["run_id"] == row["run_id"]:  # the checks that gated this version
+                checks.append({k: r[k] for k in fields})
+            else:  # later `assets check` runs on the same version
+                audits.append({**{k: r[k] for k in fields}, "run_id": r["run_id"]})
     return {
         "key": key,
         "materialization_id": row["id"],
@@ -251,6 +254,7 @@ def provenance(project: Project, catalog: Catalog, key: str, version: str) -> di
         ],
         "inputs": input_rows,
         "checks": checks,
+        "audits": audits,
         "run": {
             "id": row["run_id"],
             "status": run["status"] if run else None,
@@ -264,4 +268,92 @@ def provenance(project: Project, catalog: Catalog, key: str, version: str) -> di
         "rows": row["rows"],
         "columns": json.loads(row["columns"]) if row["columns"] else None,
         "error": row["error"],
+    }
+
+
+def source_versions(catalog: Catalog, key: str, limit: int = 20) -> list[dict[str, Any]]:
+    """The versions observed of source ``key``, newest first: when each was first and last
+    seen, and how many observations saw it."""
+    from sqlalchemy import func
+
+    o = t.observations.c
+    q = (
+        select(
+            o.version,
+            func.min(o.observed_at).label("first_seen"),
+            func.max(o.observed_at).label("last_seen"),
+            func.count().label("observations"),
+        )
+        .where(o.key == key)
+        .group_by(o.version)
+        .order_by(func.max(o.observed_at).desc())
+        .limit(limit)
+    )
+    with catalog.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def source_provenance(project: Project, catalog: Catalog, key: str, version: str) -> dict[str, Any]:
+    """What is recorded of version ``version`` (a prefix) of source ``key``: when it was
+    observed, and the materializations that were built from it."""
+    o = t.observations.c
+    pattern = version.replace("%", "").replace("_", r"\_") + "%"
+    q = (
+        select(o.version, o.observed_at, o.changed, o.run_id)
+        .where(o.key == key, o.version.like(pattern, escape="\\"))
+        .order_by(o.id)
+    )
+    with catalog.engine.connect() as conn:
+        seen = [dict(r) for r in conn.execute(q).mappings()]
+    versions = {r["version"] for r in seen}
+    if not seen:
+        raise ProvenanceError(
+            f"source {key} was never observed at a version {version!r}",
+            hint=f"list its observed versions with: assets show {key}",
+        )
+    if len(versions) > 1:
+        raise ProvenanceError(
+            f"{version!r} matches several versions of {key}: "
+            + ", ".join(sorted(v[:12] for v in versions)),
+            hint="give more characters of the version",
+        )
+    (full,) = versions
+    readers = list(project.graph.downstream.get(key, ()))
+    m = t.materializations.c
+    built: list[dict[str, Any]] = []
+    if readers:
+        with catalog.engine.connect() as conn:
+            rows = conn.execute(
+                select(m.id, m.key, m.run_id, m.status, m.data_version, m.input_versions)
+                .where(
+                    m.key.in_(readers),
+                    m.status != "skipped",
+                    # a cheap pre-filter; the JSON is read below to be sure
+                    m.input_versions.contains(full, autoescape=True),
+                )
+                .order_by(m.id.desc())
+            ).mappings()
+            for r in rows:
+                ins = json.loads(r["input_versions"]) if r["input_versions"] else {}
+                if ins.get(key) == full:
+                    dv = r["data_version"]
+                    built.append(
+                        {
+                            "key": r["key"],
+                            "materialization_id": r["id"],
+                            "run_id": r["run_id"],
+                            "status": r["status"],
+                            "data_version": dv,
+                            "show": f"assets show {r['key']} --version {r['id']}",
+                        }
+                    )
+    return {
+        "key": key,
+        "kind": "source",
+        "version": full,
+        "first_seen": seen[0]["observed_at"],
+        "last_seen": seen[-1]["observed_at"],
+        "observations": len(seen),
+        "read_by_runs": sorted({r["run_id"] for r in seen if r["run_id"]}),
+        "built_from_it": built,
     }

@@ -53,7 +53,14 @@ def test_version_shows_code_with_sources_inputs_and_run(make_project, cli_json):
     }
     # the command to follow works and names the source the input was built from
     up = cli_json(root, *inp["show"].split()[1:], "--json")
-    assert up["inputs"][0]["key"] == "raw/feed" and up["inputs"][0]["show"] is None
+    (feed,) = up["inputs"]
+    assert (feed["key"], feed["kind"]) == ("raw/feed", "source")
+    # a source input links to what is recorded of that observed version
+    seen = cli_json(root, *feed["show"].split()[1:], "--json")
+    assert seen["version"] == feed["data_version"] and seen["observations"] >= 1
+    assert [(b["key"], b["materialization_id"]) for b in seen["built_from_it"]] == [
+        ("base", up["materialization_id"])
+    ]
 
 
 def test_old_versions_keep_the_code_they_were_built_with(
@@ -93,3 +100,66 @@ def test_code_sources_are_written_once_per_part(make_project, cli_json, catalog_
     assert sources["defs.scale"] == "def scale(x):\n    return x * RATE"
     cli_json(root, "materialize", "--force", "--json")
     assert catalog_rows(root, "SELECT digest, name FROM code_sources ORDER BY name") == first
+
+
+CHECKED = """
+from assets_core import asset, check
+
+
+def describe(total):
+    return f"{total} orders, counted by the nightly job that reads every order file landed so far"
+
+
+@asset
+def total():
+    return 7
+
+
+@asset
+def label(total):
+    return describe(total)
+
+
+@check(total, blocking=True)
+def positive(total):
+    return total > 0
+"""
+
+
+def test_version_keeps_the_checks_that_gated_it_apart_from_later_audits(
+    make_project, cli_json, run_cli
+):
+    root = make_project({"defs.py": CHECKED})
+    cli_json(root, "materialize", "--json")
+    (built,) = _history(cli_json, root, "total")
+    assert run_cli(root, "check").returncode == 0  # a later audit of the same version
+    info = cli_json(root, "show", "total", "--version", str(built["id"]), "--json")
+    assert [(c["check_name"], c["passed"]) for c in info["checks"]] == [("positive", True)]
+    assert [(a["check_name"], a["passed"]) for a in info["audits"]] == [("positive", True)]
+    assert info["audits"][0]["run_id"] != info["run"]["id"]
+    # piped, the code is printed whole: the exact text that was fingerprinted
+    (lbl,) = _history(cli_json, root, "label")
+    text = run_cli(root, "show", "label", "--version", str(lbl["id"])).stdout
+    long_line = (
+        "    return f'{total} orders, counted by the nightly job that reads every order file"
+        " landed so far'"
+    )
+    assert long_line in text.splitlines()
+
+
+def test_a_source_shows_the_versions_it_was_observed_at(
+    make_project, cli_json, write_file, run_cli
+):
+    root = make_project({"defs.py": DEFS, "feed/a.csv": "x\n1\n"})
+    never = cli_json(root, "show", "raw/feed", "--json")
+    assert never["version"] is None and never["versions"] == []
+    cli_json(root, "observe", "--json")
+    write_file(root / "feed/a.csv", "x\n2\n")
+    cli_json(root, "observe", "--json")
+    cli_json(root, "observe", "--json")
+    got = cli_json(root, "show", "raw/feed", "--json")
+    assert [v["observations"] for v in got["versions"]] == [2, 1]  # newest first
+    assert got["version"] == got["versions"][0]["version"]
+    proc = run_cli(root, "show", "raw/feed", "--version", "ffffffff")
+    assert proc.returncode == 2 and "never observed at a version 'ffffffff'" in proc.stderr
+    assert "assets show raw/feed" in proc.stderr

@@ -282,7 +282,11 @@ def _reason_kinds(reason_json: str | None) -> str:
 @JSON_OPT
 @click.pass_context
 def show(ctx: click.Context, key: str, limit: int, version: str | None, as_json: bool) -> None:
-    """Version history of KEY: code and data versions, inputs, timings, errors."""
+    """Version history of KEY: code and data versions, inputs, timings, errors.
+
+    For a source: the versions observed, and with --version V when V was seen and
+    which materializations were built from it.
+    """
     from rich.table import Table
 
     from assets_core.cli.render import console, styled, when
@@ -290,6 +294,11 @@ def show(ctx: click.Context, key: str, limit: int, version: str | None, as_json:
 
     project, catalog = _open(ctx)
     (key,) = select(project.graph, key) if key not in project.graph else (key,)
+    if project.graph.is_source(key):
+        from assets_core.cli.provenance import show_source
+
+        show_source(project, catalog, key, version, limit, as_json)
+        return
     if version is not None:
         from assets_core.cli.provenance import show_version
 
