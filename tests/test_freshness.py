@@ -242,3 +242,23 @@ def test_freshness_of_a_never_materialized_asset_is_never_updated(make_project, 
     text = run_cli(root, "status", "--freshness")
     assert text.returncode == 1 and "never updated" in text.stdout
     assert "never" in {a["status"] for a in cli_json(root, "status", "--json")["assets"]}
+
+
+def test_events_lists_the_freshness_transitions_of_a_key(make_project, cli_json, run_cli):
+    root = make_project({"defs.py": DEFS, "feed/a.csv": "x\n1\n"})
+    cli_json(root, "materialize", "--json")
+    now = current_time()
+    for hours in (2.5, 5):  # warn, then error
+        cli_json(root, "status", "--json", env={"ASSETS_NOW": str(now + hours * HOUR)})
+    got = cli_json(root, "events", "daily", "--kind", "freshness", "--json")["events"]
+    assert [(e["key"], e["payload"]["previous"], e["payload"]["state"]) for e in got] == [
+        ("daily", FRESH, WARN),
+        ("daily", WARN, ERROR),
+    ]
+    assert got[1]["at"] == now + 5 * HOUR and got[1]["payload"]["overdue"] == "4h"
+    text = run_cli(root, "events", "--kind", "freshness").stdout
+    assert "warn -> error, overdue by 4h" in text and "raw/feed" in text
+    later = cli_json(root, "events", "--since", "2999-01-01", "--json")
+    assert later == {"events": []}
+    bad = run_cli(root, "events", "dayly")
+    assert bad.returncode == 2 and "daily" in bad.stderr

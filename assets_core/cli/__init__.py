@@ -73,6 +73,7 @@ def load_commands() -> click.Group:
         catalog_cmd,
         checks,
         commands,
+        events,
         lineage,
         observe,
         status,
