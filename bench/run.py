@@ -86,7 +86,8 @@ def _child(spec_json: str) -> None:
 
 def _operation(measure: str, project_dir: str) -> tuple[dict[str, float], dict]:
     """The timed part. Returns per-phase seconds and the objects needed to verify."""
-    from assets_core.executor import execute, make_plan, open_catalog, peek_state
+    from assets_core import executor
+    from assets_core.executor import execute, make_plan, open_catalog
     from assets_core.project import Project
 
     clock = time.perf_counter
@@ -99,7 +100,8 @@ def _operation(measure: str, project_dir: str) -> tuple[dict[str, float], dict]:
         return phases, state
     catalog = None
     cstate = None
-    if measure == "noop":  # as `assets plan` reads it: without opening the catalog
+    peek_state = getattr(executor, "peek_state", None)  # older revisions (compare.py) lack it
+    if measure == "noop" and peek_state is not None:  # as `assets plan` reads it
         t = clock()
         cstate = peek_state(project)
         phases["state"] = clock() - t
