@@ -185,7 +185,7 @@ def find_materialization(catalog: Catalog, key: str, version: str) -> dict[str, 
     """The materialization of ``key`` named by its id or a prefix of its data version."""
     m = t.materializations.c
     q = select(t.materializations).where(m.key == key)
-    conds = [m.data_version.like(version.replace("%", "").replace("_", r"\_") + "%", escape="\\")]
+    conds = [_starts_with(m.data_version, version)]
     if version.isdigit():
         conds.append(m.id == int(version))
     q = q.where(or_(*conds), m.status != "skipped").order_by(m.id.desc())
@@ -200,12 +200,12 @@ def find_materialization(catalog: Catalog, key: str, version: str) -> dict[str, 
             f"{key} has no version {version!r} (neither a materialization id nor a data version)",
             hint=f"list its versions with: assets show {key}",
         )
-    if len(versions) > 1:
-        raise ProvenanceError(
-            f"{version!r} matches several versions of {key}: "
-            + ", ".join(sorted(v[:12] for v in versions if v)),
-            hint="give more characters of the data version, or the materialization id",
-        )
+    _one_version(
+        versions,
+        key,
+        version,
+        "give more characters of the data version, or the materialization id",
+    )
     return rows[0]  # the newest materialization that produced this version
 
 
@@ -297,10 +297,9 @@ def source_provenance(project: Project, catalog: Catalog, key: str, version: str
     """What is recorded of version ``version`` (a prefix) of source ``key``: when it was
     observed, and the materializations that were built from it."""
     o = t.observations.c
-    pattern = version.replace("%", "").replace("_", r"\_") + "%"
     q = (
         select(o.version, o.observed_at, o.changed, o.run_id)
-        .where(o.key == key, o.version.like(pattern, escape="\\"))
+        .where(o.key == key, _starts_with(o.version, version))
         .order_by(o.id)
     )
     with catalog.engine.connect() as conn:
@@ -311,12 +310,7 @@ def source_provenance(project: Project, catalog: Catalog, key: str, version: str
             f"source {key} was never observed at a version {version!r}",
             hint=f"list its observed versions with: assets show {key}",
         )
-    if len(versions) > 1:
-        raise ProvenanceError(
-            f"{version!r} matches several versions of {key}: "
-            + ", ".join(sorted(v[:12] for v in versions)),
-            hint="give more characters of the version",
-        )
+    _one_version(versions, key, version, "give more characters of the version")
     (full,) = versions
     readers = list(project.graph.downstream.get(key, ()))
     m = t.materializations.c
@@ -357,3 +351,18 @@ def source_provenance(project: Project, catalog: Catalog, key: str, version: str
         "read_by_runs": sorted({r["run_id"] for r in seen if r["run_id"]}),
         "built_from_it": built,
     }
+
+
+def _starts_with(column: Any, prefix: str) -> Any:
+    """``column LIKE 'prefix%'``, the prefix taken literally (a version is hex anyway)."""
+    return column.like(prefix.replace("%", "").replace("_", r"\_") + "%", escape="\\")
+
+
+def _one_version(versions: set[Any], key: str, prefix: str, hint: str) -> None:
+    """Refuse a prefix that matches several versions of ``key``."""
+    if len(versions) > 1:
+        raise ProvenanceError(
+            f"{prefix!r} matches several versions of {key}: "
+            + ", ".join(sorted(v[:12] for v in versions if v)),
+            hint=hint,
+        )
