@@ -572,9 +572,10 @@ class Catalog:
             return conn.exec_driver_sql(ANY_PUBLISHING_SQL).first() is not None
 
     def unsettled_publications(self) -> list[tuple[Record, int, int | None]]:
-        """``publishing`` records whose run is over: (record, its id, the id published now)."""
-        if not self.publishing_somewhere():
-            return []
+        """``publishing`` records whose run is over: (record, its id, the id published now).
+
+        Callers ask :meth:`publishing_somewhere` first (one cheap query at every open).
+        """
         m, r, s = t.materializations, t.runs, t.asset_state
         stmt = (
             select(m, s.c.materialization_id.label("published_id"))
