@@ -450,11 +450,7 @@ def settle_interrupted(
             engine_name, schema, table = parse_ref(rec.value_ref or "")
             try:
                 e = stores.engine(engine_name)
-                holds = (
-                    e.table_exists(schema, table)
-                    and e.data_version(e.qualify(schema, table), schema, table)[0]
-                    == rec.data_version
-                )
+                holds = _holds(e, schema, table, rec.data_version)
             except (EngineError, StoreError):
                 continue
             later = published_id is not None and published_id > mid  # published since
@@ -497,14 +493,18 @@ def settle_interrupted_releases(
             try:
                 e = stores.engine(engine_name)
                 _, target = e.physical(row["key"])
-                holds = (
-                    e.table_exists(schema, target)
-                    and e.data_version(e.qualify(schema, target), schema, target)[0]
-                    == row["data_version"]
-                )
+                holds = _holds(e, schema, target, row["data_version"])
             except (EngineError, StoreError):
                 continue  # its engine cannot be opened now: left for the next command
             published = table_ref(engine_name, schema, target) if holds else None
             settle_release(catalog, row, started, published_ref=published)
     finally:
         stores.close()
+
+
+def _holds(e: Engine, schema: str | None, table: str, data_version: str | None) -> bool:
+    """Does ``schema.table`` exist in ``e`` with content of ``data_version``?"""
+    return (
+        e.table_exists(schema, table)
+        and e.data_version(e.qualify(schema, table), schema, table)[0] == data_version
+    )
