@@ -41,7 +41,7 @@ from assets_core.catalog import schema as t
 from assets_core.catalog.snapshot import (
     ANY_PUBLISHING_SQL,
     RUNNING_SQL,
-    process_alive,
+    died_here,
     sqlite_file,
 )
 from assets_core.catalog.state import (
@@ -623,12 +623,9 @@ class Catalog:
 
     def mark_interrupted(self) -> list[str]:
         """Mark runs whose process died (on this host) as ``interrupted``."""
-        host = socket.gethostname()
         with self.engine.connect() as conn:  # at every open: plain SQL, nothing to compile
             running = conn.exec_driver_sql(RUNNING_SQL).all()
-        dead = [
-            rid for rid, pid, h, started in running if h == host and not process_alive(pid, started)
-        ]
+        dead = [rid for rid, pid, host, started in running if died_here(host, pid, started)]
         if dead:
             with self.writer.begin() as conn:
                 for rid in dead:

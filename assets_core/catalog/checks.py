@@ -18,7 +18,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from assets_core.catalog import schema as t
 from assets_core.catalog.events import insert_events
-from assets_core.catalog.snapshot import process_alive
+from assets_core.catalog.snapshot import died_here
 from assets_core.catalog.state import RELEASING
 
 if TYPE_CHECKING:
@@ -285,10 +285,7 @@ def unsettled_releases(catalog: Catalog) -> list[tuple[dict[str, Any], dict[str,
                 if payload.get("materialization_id") == row["id"]:
                     started = {**payload, "user": user}
                     break
-            alive = started.get("host") == socket.gethostname() and process_alive(
-                started.get("pid"), started.get("started_at") or 0.0
-            )
-            if not alive:
+            if died_here(started.get("host"), started.get("pid"), started.get("started_at") or 0.0):
                 out.append((row, started))
         return out
 

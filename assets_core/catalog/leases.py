@@ -37,7 +37,7 @@ from sqlalchemy.exc import IntegrityError
 
 from assets_core.catalog import schema as t
 from assets_core.catalog.catalog import Catalog
-from assets_core.catalog.snapshot import process_alive
+from assets_core.catalog.snapshot import died_here
 
 DEFAULT_TTL_S = 60.0
 _L = t.leases
@@ -95,7 +95,7 @@ class Leases:
     def _takeable(self, h: Holder, now: float) -> bool:
         if h.run_id == self.run_id or h.expires_at < now:
             return True
-        return h.host == self.host and not process_alive(h.pid, h.acquired_at)
+        return died_here(h.host, h.pid, h.acquired_at)
 
     @staticmethod
     def _steal(conn: Any, key: str, holder: Holder, row: dict[str, Any]) -> bool:

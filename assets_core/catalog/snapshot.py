@@ -52,7 +52,6 @@ def read_state(url: str) -> CatalogState | None:
     path = sqlite_file(url)
     if not path or path == ":memory:" or not Path(path).is_file():
         return None
-    host = socket.gethostname()
     try:
         conn = sqlite3.connect(path, timeout=30, isolation_level=None)
     except sqlite3.Error:
@@ -65,8 +64,8 @@ def read_state(url: str) -> CatalogState | None:
             return None
         if cur.execute(ANY_PUBLISHING_SQL).fetchone() is not None:
             return None
-        for _run, pid, run_host, started in cur.execute(RUNNING_SQL).fetchall():
-            if run_host == host and not process_alive(pid, started):
+        for _run, pid, host, started in cur.execute(RUNNING_SQL).fetchall():
+            if died_here(host, pid, started):
                 return None
         with collector.paused():  # many rows, none garbage
             state = fetch_state(cur)
@@ -76,6 +75,12 @@ def read_state(url: str) -> CatalogState | None:
         return None
     finally:
         conn.close()
+
+
+def died_here(host: str | None, pid: int | None, since: float) -> bool:
+    """Did the process ``pid`` of ``host``, started at ``since``, end? Known only on
+    ``host`` itself: a process of another host is taken as alive."""
+    return host == socket.gethostname() and not process_alive(pid, since)
 
 
 def process_alive(pid: int | None, since: float) -> bool:
