@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import insert, or_, select
 
 from assets_core.catalog import schema as t
+from assets_core.catalog.statements import execute_many, rows_with
 from assets_core.code_version import _function_node, _strip_docstrings, digest, normalized
 from assets_core.errors import AssetsError
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from assets_core.project import Project
 
 _CHUNK = 500
+_DIGESTS = "SELECT digest FROM code_sources"
 
 
 class ProvenanceError(AssetsError):
@@ -131,13 +133,9 @@ def record_code_sources(project: Project, catalog: Catalog, keys: Iterable[str])
                 wanted.setdefault(p.digest, (p.name, p.file))
     if not wanted:
         return 0
-    c = t.code_sources.c
-    digests = list(wanted)
     with catalog.engine.connect() as conn:
-        for i in range(0, len(digests), _CHUNK):
-            chunk = digests[i : i + _CHUNK]
-            for (dig,) in conn.execute(select(c.digest).where(c.digest.in_(chunk))):
-                wanted.pop(dig, None)
+        for (dig,) in rows_with(conn, _DIGESTS, "digest", list(wanted), _CHUNK):
+            wanted.pop(dig, None)
     if not wanted:
         return 0
     known = project.code_texts
@@ -167,17 +165,12 @@ def record_code_sources(project: Project, catalog: Catalog, keys: Iterable[str])
     if rows:
         with catalog.writer.begin() as conn:
             # another run may have stored some meanwhile: insert only what is still missing
-            have = {
-                d
-                for (d,) in conn.execute(
-                    select(c.digest).where(c.digest.in_([r["digest"] for r in rows]))
-                )
-            }
+            have = {d for (d,) in rows_with(conn, _DIGESTS, "digest", [r["digest"] for r in rows])}
             rows = [r for r in rows if r["digest"] not in have]
-            if rows:
-                # on PostgreSQL another run may insert the same digests between the
-                # select and the insert; its rows are identical, so theirs stand
-                conn.execute(_insert_missing(conn.dialect.name), rows)
+            # on PostgreSQL another run may insert the same digests between the
+            # select and the insert; its rows are identical, so theirs stand
+            dialect = conn.dialect.name
+            execute_many(conn, "code_sources.insert", lambda: _insert_missing(dialect), rows)
     return len(rows)
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 from conftest import start_run
 from sqlalchemy import update
 
@@ -33,6 +34,31 @@ def test_free_leases_are_taken_and_a_second_run_is_told_who_holds_them(cat):
         "b": first.run_id,
         "c": second.run_id,
     }
+
+
+def test_a_run_asking_for_many_keys_at_once_gets_exactly_the_free_ones(cat):
+    # a run takes the leases of all its steps in one call: past a few dozen keys
+    # SQLite reads the whole (small) table instead of binding every key
+    keys = [f"k{i:03d}" for i in range(150)]
+    first, second = Leases(cat, start_run(cat)), Leases(cat, start_run(cat))
+    assert first.acquire(keys[::3]) == {}
+    busy = second.acquire(keys)
+    assert sorted(busy) == keys[::3]
+    assert {h.run_id for h in busy.values()} == {first.run_id}
+    held = {k: h.run_id for k, h in first.holders(keys).items()}
+    assert held == {k: (first.run_id if i % 3 == 0 else second.run_id) for i, k in enumerate(keys)}
+
+
+def test_many_states_are_read_at_once_like_the_whole_state(cat):
+    rid = start_run(cat)
+    keys = [f"k{i:03d}" for i in range(250)]
+    for k in keys[:240]:
+        cat.record(Record(run_id=rid, key=k, status="success", data_version=f"v-{k}",
+                          value_ref=f"blob:{k}", started_at=1.0, ended_at=2.0))  # fmt: skip
+    whole = cat.state().assets
+    got = cat.asset_states([*keys, "never-recorded"])
+    assert got == {k: whole[k] for k in keys[:240]}
+    assert cat.asset_states(keys[:3]) == {k: whole[k] for k in keys[:3]}
 
 
 def test_taking_a_lease_again_in_the_same_run_succeeds(cat):
@@ -111,7 +137,10 @@ RACER = textwrap.dedent(
     leases = Leases(cat, rid, ttl_s=600)
     time.sleep(max(0.0, start - time.time()))
     won = []
-    for k in keys:  # one at a time, to race as often as possible
+    if len(sys.argv) > 4:  # all at once, as a run takes its steps' leases
+        busy = leases.acquire(keys)
+        won = [k for k in keys if k not in busy]
+    for k in [] if won or len(sys.argv) > 4 else keys:  # one at a time: races most often
         if not leases.acquire([k]):
             won.append(k)
     print(json.dumps(won), flush=True)
@@ -120,15 +149,16 @@ RACER = textwrap.dedent(
 )
 
 
-def test_racing_processes_never_both_get_one_lease(catalog_url):
+@pytest.mark.parametrize("at_once", [False, True], ids=["one-by-one", "all-at-once"])
+def test_racing_processes_never_both_get_one_lease(catalog_url, at_once):
     import time
 
     Catalog.open(catalog_url).close()
-    keys = [f"k{i:02d}" for i in range(30)]
+    keys = [f"k{i:02d}" for i in range(80 if at_once else 30)]
     start = str(time.time() + 1.5)  # let every process get ready, then go together
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", RACER, catalog_url, ",".join(keys), start],
+            [sys.executable, "-c", RACER, catalog_url, ",".join(keys), start, *["all"] * at_once],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -47,6 +47,7 @@ from assets_core.catalog.snapshot import (
 from assets_core.catalog.state import (
     PUBLISHING,
     STATE_COLUMNS,
+    STATE_SQL,
     AssetState,
     CatalogState,
     fetch_state,
@@ -54,6 +55,8 @@ from assets_core.catalog.state import (
 )
 from assets_core.catalog.statements import RecordStatements
 from assets_core.errors import CatalogError
+
+_READ_ALL_OVER = 200  # keys asked at once above which asset_states reads the whole table
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -307,6 +310,14 @@ class Catalog:
         ks = list(keys)
         out: dict[str, AssetState] = {}
         with self.engine.connect() as conn:
+            if len(ks) > _READ_ALL_OVER and conn.dialect.name in ("sqlite", "postgresql"):
+                # many keys (a run's every step): one plain read of the table, as state()
+                cur = conn.connection.cursor()
+                cur.execute(STATE_SQL)
+                wanted = set(ks)
+                out = {r[0]: AssetState._make(r) for r in cur.fetchall() if r[0] in wanted}
+                cur.close()
+                return out
             for i in range(0, len(ks), 500):
                 q = self._state_query().where(t.asset_state.c.key.in_(ks[i : i + 500]))
                 out.update((r[0], AssetState._make(r)) for r in conn.execute(q))

@@ -38,9 +38,12 @@ from sqlalchemy.exc import IntegrityError
 from assets_core.catalog import schema as t
 from assets_core.catalog.catalog import Catalog
 from assets_core.catalog.snapshot import died_here
+from assets_core.catalog.statements import execute_many
 
 DEFAULT_TTL_S = 60.0
 _L = t.leases
+_READ_ALL_OVER = 50  # keys asked at once above which the whole (small) table is read
+_ALL_LEASES = "SELECT key, run_id, pid, host, acquired_at, expires_at FROM leases"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,11 +136,9 @@ class Leases:
         now = time.time()
         row = self._row(now)
         busy: dict[str, Holder] = {}
+        sqlite = self._dialect == "sqlite"
         with self.catalog.writer.begin() as conn:
-            q = select(_L).where(_L.c.key.in_(want))
-            if self._dialect == "postgresql":
-                q = q.with_for_update()
-            current = {r.key: _holder(r) for r in conn.execute(q)}
+            current = self._current(conn, want)
             for key, h in current.items():
                 if not self._takeable(h, now):
                     busy[key] = h
@@ -147,15 +148,33 @@ class Leases:
             free = [k for k in want if k not in current]
             if free:
                 self._insert_rows(conn, [{"key": k, **row} for k in free])
-                # a key another run inserted first (PostgreSQL) is not ours: see who has it
-                for r in conn.execute(select(_L).where(_L.c.key.in_(free))):
-                    if r.run_id != self.run_id:
-                        busy[r.key] = _holder(r)
+                # a key another run inserted first (PostgreSQL) is not ours: see who has
+                # it. On SQLite this transaction has held the write lock since it began.
+                if not sqlite:
+                    for r in conn.execute(select(_L).where(_L.c.key.in_(free))):
+                        if r.run_id != self.run_id:
+                            busy[r.key] = _holder(r)
         return busy
 
+    def _current(self, conn: Connection, keys: list[str]) -> dict[str, Holder]:
+        """The leases held now on any of ``keys`` (locked on PostgreSQL)."""
+        if self._dialect == "sqlite" and len(keys) > _READ_ALL_OVER:
+            # the table holds only what live runs are working on: reading it whole is
+            # cheaper than binding hundreds of keys
+            cur = conn.connection.cursor()
+            cur.execute(_ALL_LEASES)
+            wanted = set(keys)
+            got = {r[0]: Holder(*r) for r in cur.fetchall() if r[0] in wanted}
+            cur.close()
+            return got
+        q = select(_L).where(_L.c.key.in_(keys))
+        if self._dialect == "postgresql":
+            q = q.with_for_update()
+        return {r.key: _holder(r) for r in conn.execute(q)}
+
     def _insert_rows(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        if self._insert is not None:
-            conn.execute(self._insert, rows)  # executemany, skipping keys taken meanwhile
+        if self._insert is not None:  # skipping keys taken meanwhile
+            execute_many(conn, "leases.insert_free", lambda: self._insert, rows)
             return
         for r in rows:  # any other database: one savepoint per row
             try:

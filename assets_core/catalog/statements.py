@@ -56,6 +56,64 @@ class _Compiled:
         return cur
 
 
+_FAST = ("sqlite", "postgresql")  # the dialects whose driver is used directly
+_MANY: dict[tuple[str, str], _Compiled] = {}
+
+
+def execute_many(conn: Any, name: str, build: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Run the statement ``build()`` (named ``name``) once per row of ``rows``.
+
+    On SQLite and PostgreSQL it is compiled once per process and handed to the driver's
+    ``executemany``: SQLAlchemy's processing of each row's parameters costs more than
+    the database's work for a thousand rows of plain values (strings and numbers; no
+    type needs converting). Other dialects take SQLAlchemy's path.
+    """
+    if not rows:
+        return
+    dialect = conn.dialect
+    if dialect.name not in _FAST:
+        conn.execute(build(), list(rows))
+        return
+    compiled = _MANY.get((name, dialect.name))
+    if compiled is None:
+        compiled = _MANY[(name, dialect.name)] = _Compiled(build(), dialect, list(rows[0]))
+    order = compiled.order
+    args = [tuple(r[k] for k in order) for r in rows] if order is not None else list(rows)
+    cur = conn.connection.cursor()
+    cur.executemany(compiled.sql, args)
+    cur.close()
+
+
+_MARKS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
+def rows_with(
+    conn: Any, head: str, column: str, keys: Sequence[Any], chunk: int = 500
+) -> list[Any]:
+    """Rows of the plain SQL ``head`` (``SELECT ... FROM table``) whose ``column`` is in
+    ``keys``, a chunk of keys per statement, bound by the driver (see :func:`execute_many`:
+    SQLAlchemy renders an ``IN`` of hundreds of values at every execution)."""
+    mark = _MARKS.get(conn.dialect.paramstyle) if conn.dialect.name in _FAST else None
+    out: list[Any] = []
+    if mark is None:
+        from sqlalchemy import text
+
+        for i in range(0, len(keys), chunk):
+            part = list(keys[i : i + chunk])
+            q = text(f"{head} WHERE {column} IN :keys").bindparams(
+                bindparam("keys", expanding=True)
+            )
+            out.extend(conn.execute(q, {"keys": part}).all())
+        return out
+    cur = conn.connection.cursor()
+    for i in range(0, len(keys), chunk):
+        part = tuple(keys[i : i + chunk])
+        cur.execute(f"{head} WHERE {column} IN ({', '.join([mark] * len(part))})", part)
+        out.extend(cur.fetchall())
+    cur.close()
+    return out
+
+
 class RecordStatements:
     """``insert_materialization``, ``put_blob``, ``put_state``, ``settle``, ``release_lease``."""
 
