@@ -15,6 +15,7 @@ import ast
 import functools
 import hashlib
 import inspect
+import json
 import linecache
 import os
 import sys
@@ -63,8 +64,17 @@ class CodeVersion(NamedTuple):
     def as_mapping(self) -> dict[str, list[str]]:
         return {p.name: [p.file, p.digest] for p in self.parts}
 
+    def parts_json(self) -> str:
+        """:meth:`as_mapping` as the JSON a materialization records (once per version)."""
+        return _parts_json(self)
+
     def __reduce__(self) -> tuple[Any, ...]:
         return _REBUILD, (CodeVersion, tuple(self))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _parts_json(cv: CodeVersion) -> str:
+    return json.dumps(cv.as_mapping())
 
 
 # Unpickling a named tuple calls its Python ``__new__``; ``tuple.__new__(cls, fields)``

@@ -568,7 +568,7 @@ class _Run:
             status=PUBLISHING if publish is not None else status,
             reason=reasons_json(step.reasons),
             code_version=cv.version,
-            code_parts=cv.as_mapping(),
+            code_parts=cv.parts_json(),
             input_versions={u: self.current[u] for u in g.upstream[key]},
             data_version=out.data_version,
             value_ref=out.ref,

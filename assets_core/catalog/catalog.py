@@ -68,7 +68,7 @@ class Record:
     status: str  # success | failed | skipped | quarantined | retried | publishing
     reason: str | None = None
     code_version: str | None = None
-    code_parts: Mapping[str, Any] | None = None
+    code_parts: Mapping[str, Any] | str | None = None  # or already as JSON
     input_versions: Mapping[str, str] | None = None
     data_version: str | None = None
     value_ref: str | None = None
@@ -95,7 +95,9 @@ def _state_json(rec: Record) -> dict[str, str | None]:
     """The JSON columns a record shares with the asset's state."""
     dumps = json.dumps
     return {
-        "code_parts": dumps(rec.code_parts) if rec.code_parts is not None else None,
+        "code_parts": rec.code_parts
+        if isinstance(rec.code_parts, str) or rec.code_parts is None
+        else dumps(rec.code_parts),
         "input_versions": dumps(rec.input_versions) if rec.input_versions is not None else None,
         "checks_parts": dumps(rec.checks_parts) if rec.checks_parts is not None else None,
     }

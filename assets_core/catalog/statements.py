@@ -10,6 +10,7 @@ same transaction. Every other dialect takes the plain SQLAlchemy path.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -119,38 +120,62 @@ class RecordStatements:
 
     def __init__(self, dialect: Any) -> None:
         name = dialect.name
-        self.fast = name in ("sqlite", "postgresql")
+        self.fast = name in _FAST
         self.returning = name == "postgresql"
-        if not self.fast:
-            return
-        if name == "sqlite":
+        self._dialect = dialect
+        # each statement is compiled when first used: most runs never settle a
+        # publication or record a failed attempt
+
+    def _dinsert(self, table: Any) -> Any:
+        if self._dialect.name == "sqlite":
             from sqlalchemy.dialects.sqlite import insert as dinsert
         else:
             from sqlalchemy.dialects.postgresql import insert as dinsert
+        return dinsert(table)
+
+    @functools.cached_property
+    def _mat(self) -> _Compiled:
         mat = insert(t.materializations)
         if self.returning:
             mat = mat.returning(t.materializations.c.id)
-        self._mat = _Compiled(mat, dialect, MATERIALIZATION_COLS)
-        blob = dinsert(t.blobs).on_conflict_do_nothing(index_elements=["data_version"])
-        self._blob = _Compiled(blob, dialect, ("data_version", "body"))
-        self._state = []
-        for cols in (PUBLISH_COLS, ATTEMPT_COLS):
-            stmt = dinsert(t.asset_state)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["key"], set_={c: stmt.excluded[c] for c in cols}
-            )
-            self._state.append(_Compiled(stmt, dialect, ("key", *cols)))
+        return _Compiled(mat, self._dialect, MATERIALIZATION_COLS)
+
+    @functools.cached_property
+    def _blob(self) -> _Compiled:
+        blob = self._dinsert(t.blobs).on_conflict_do_nothing(index_elements=["data_version"])
+        return _Compiled(blob, self._dialect, ("data_version", "body"))
+
+    def _state_upsert(self, cols: tuple[str, ...]) -> _Compiled:
+        stmt = self._dinsert(t.asset_state)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["key"], set_={c: stmt.excluded[c] for c in cols}
+        )
+        return _Compiled(stmt, self._dialect, ("key", *cols))
+
+    @functools.cached_property
+    def _publish_state(self) -> _Compiled:
+        return self._state_upsert(PUBLISH_COLS)
+
+    @functools.cached_property
+    def _attempt_state(self) -> _Compiled:
+        return self._state_upsert(ATTEMPT_COLS)
+
+    @functools.cached_property
+    def _lease(self) -> _Compiled:
         lease = delete(t.leases).where(
             t.leases.c.key == bindparam("key"), t.leases.c.run_id == bindparam("run_id")
         )
-        self._lease = _Compiled(lease, dialect)
+        return _Compiled(lease, self._dialect)
+
+    @functools.cached_property
+    def _settle(self) -> _Compiled:
         m = t.materializations
         settle = (
             update(m)
             .where(m.c.id == bindparam("mid"))
             .values(status=bindparam("new_status"), error=bindparam("new_error"))
         )
-        self._settle = _Compiled(settle, dialect)
+        return _Compiled(settle, self._dialect)
 
     def insert_materialization(self, conn: Any, values: Mapping[str, Any]) -> int:
         if not self.fast:
@@ -173,7 +198,7 @@ class RecordStatements:
         """Set the ``PUBLISH_COLS`` (``published``) or ``ATTEMPT_COLS`` of ``key``'s state."""
         row = {"key": key, **values}
         if self.fast:
-            self._state[0 if published else 1].run(conn, row).close()
+            (self._publish_state if published else self._attempt_state).run(conn, row).close()
             return
         cols = PUBLISH_COLS if published else ATTEMPT_COLS
         stmt = update(t.asset_state).where(t.asset_state.c.key == key)
