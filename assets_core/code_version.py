@@ -115,17 +115,23 @@ class _ModuleIndex:
     """One parsed source file: top-level definitions and functions by first line."""
 
     tree: ast.Module
+    lines: list[str]
     by_line: dict[int, ast.FunctionDef | ast.AsyncFunctionDef]
     top: dict[str, ast.AST]
     imports: dict[str, tuple[str, str]]  # local name -> (module, attribute) for `from m import a`
-    texts: dict[int, str]
+    canon: dict[int, tuple[str, list[tuple[str, str | None]]]]
 
-    def text(self, node: ast.AST) -> str:
-        """``node``'s normalized source (see :func:`normalized`), computed once per node."""
-        got = self.texts.get(id(node))
+    def canonical(self, node: ast.AST) -> tuple[str, list[tuple[str, str | None]]]:
+        """:func:`canonical` of ``node``, computed once per node."""
+        got = self.canon.get(id(node))
         if got is None:
-            got = self.texts[id(node)] = normalized(node)
+            got = self.canon[id(node)] = canonical(node)
         return got
+
+    def source(self, node: ast.AST) -> str:
+        """``node``'s lines as written (decorators included)."""
+        first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", ()))])  # type: ignore[attr-defined]
+        return textwrap.dedent("".join(self.lines[first - 1 : node.end_lineno]))  # type: ignore[attr-defined]
 
 
 class Fingerprinter:
@@ -195,6 +201,7 @@ class Fingerprinter:
         try:
             src = Path(filename).read_text(encoding="utf-8")
             tree = ast.parse(src, filename=filename)
+            lines = src.splitlines(keepends=True)
         except (OSError, SyntaxError, ValueError):
             self._files[filename] = None
             return None
@@ -218,7 +225,9 @@ class Fingerprinter:
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 for a in node.names:
                     imports[a.asname or a.name] = (node.module, a.name)
-        idx = _ModuleIndex(tree=tree, by_line=by_line, top=top, imports=imports, texts={})
+        idx = _ModuleIndex(
+            tree=tree, lines=lines, by_line=by_line, top=top, imports=imports, canon={}
+        )
         self._files[filename] = idx
         return idx
 
@@ -273,11 +282,14 @@ class Fingerprinter:
         if code.co_filename not in self._checked:
             linecache.checkcache(code.co_filename)  # the file may have changed since last read
             self._checked.add(code.co_filename)
-        node = _function_node(code)
+        found = _function_source(code)
         idx = None
-        if node is None:
+        if found is None:
             idx = self._index(code.co_filename)
             node = idx.by_line.get(code.co_firstlineno) if idx else None
+            text = idx.source(node) if idx and node else ""
+        else:
+            node, text = found
         if node is None:
             # no source (e.g. defined in a REPL): fall back to the bytecode
             part = CodePart(name, self._rel(code.co_filename), digest(_code_bytes(code)))
@@ -286,8 +298,9 @@ class Fingerprinter:
             return part
         if top:  # an asset's decorator arguments are not how it computes
             node.decorator_list = []
-        text = normalized(node)
-        part = CodePart(name, self._rel(code.co_filename), digest(text))
+        canon, refs = idx.canonical(node) if idx else canonical(node)
+        self._refs[id(node)] = refs
+        part = CodePart(name, self._rel(code.co_filename), digest(canon))
         parts[name] = part
         self.texts[part.digest] = text
         self._functions[memo_key] = (part, node, idx)
@@ -303,7 +316,7 @@ class Fingerprinter:
     ) -> None:
         refs = self._refs.get(id(node))
         if refs is None:
-            refs = self._refs[id(node)] = _references(node)
+            refs = self._refs[id(node)] = (idx.canonical(node) if idx else canonical(node))[1]
         for ref, attr in refs:
             if ref not in env:
                 continue
@@ -340,9 +353,8 @@ class Fingerprinter:
             cnode = idx.top.get(value.__name__) if idx else None
             if qual in parts or idx is None or cnode is None:
                 return
-            text = idx.text(cnode)
-            parts[qual] = CodePart(qual, self._rel(file), digest(text))  # type: ignore[arg-type]
-            self.texts[parts[qual].digest] = text
+            parts[qual] = CodePart(qual, self._rel(file), digest(idx.canonical(cnode)[0]))  # type: ignore[arg-type]
+            self.texts[parts[qual].digest] = idx.source(cnode)
             self._probes[qual] = ("c", value.__module__, value.__qualname__, file_stamp(file))  # type: ignore[arg-type]
             self._follow(cnode, mod.__dict__, idx, parts)
         elif isinstance(value, _CONST_TYPES):
@@ -373,33 +385,46 @@ class Fingerprinter:
             return
         qual = f"{modname}.{name}"
         if qual not in parts:
-            text = idx.text(node)
-            parts[qual] = CodePart(qual, self._rel(file), digest(text))
-            self.texts[parts[qual].digest] = text
+            parts[qual] = CodePart(qual, self._rel(file), digest(idx.canonical(node)[0]))
+            self.texts[parts[qual].digest] = idx.source(node)
             self._probes[qual] = ("v", str(modname), name, _value_stamp(env.get(name)))
             self._follow(node, env, idx, parts)
 
 
-def _references(node: ast.AST) -> list[tuple[str, str | None]]:
-    """(name, dotted attributes) for every global-looking name read in ``node``.
+def canonical(node: ast.AST) -> tuple[str, list[tuple[str, str | None]]]:
+    """One pass over ``node``: the text its digest is computed from, and (name, dotted
+    attributes) for every global-looking name it reads.
 
-    One pass over the tree with an explicit stack (``ast.walk`` costs several times
-    more, and this runs for every function fingerprinted).
+    The text lists each node's type, then each of its fields that is set, by name, in
+    order (identifiers and constants by ``repr``, lists with their length): equal trees
+    give equal texts and different trees different ones, so comments, layout and
+    quoting never count, and a field a later Python adds (unset here) changes nothing.
+    An explicit stack instead of recursion or ``ast.walk``: this runs for every
+    function fingerprinted.
     """
+    out: list[str] = []
+    emit = out.append
     attr_of: dict[int, str] = {}
     local: set[str] = set()
     loads: list[ast.Name] = []
     stack: list[Any] = [node]
-    pop, push = stack.pop, stack.append
-    name_t, attribute_t, arg_t, load_t, ast_t = ast.Name, ast.Attribute, ast.arg, ast.Load, ast.AST
+    pop, extend = stack.pop, stack.extend
+    name_t, attribute_t, arg_t, load_t = ast.Name, ast.Attribute, ast.arg, ast.Load
+    ast_t, str_t, list_t = ast.AST, str, list
     while stack:
         n = pop()
         cls = type(n)
+        if cls is str_t:
+            emit(n)
+            continue
+        emit(cls.__name__)
         if cls is name_t:
             if type(n.ctx) is load_t:
                 loads.append(n)
             else:
                 local.add(n.id)
+            emit(repr(n.id))
+            emit(type(n.ctx).__name__)
             continue
         if cls is attribute_t:
             chain, base = [n.attr], n.value
@@ -410,15 +435,27 @@ def _references(node: ast.AST) -> list[tuple[str, str | None]]:
                 attr_of.setdefault(id(base), ".".join(reversed(chain)))
         elif cls is arg_t:
             local.add(n.arg)
+        items: list[Any] = []
         for field in n._fields:
             value = getattr(n, field, None)
+            if value is None or (type(value) is list_t and not value):
+                continue
+            items.append(field)
             if isinstance(value, ast_t):
-                push(value)
-            elif type(value) is list:
-                for item in value:
-                    if isinstance(item, ast_t):
-                        push(item)
-    return [(n.id, attr_of.get(id(n))) for n in loads if n.id not in local]
+                items.append(value)
+            elif type(value) is list_t:
+                items.append(f"[{len(value)}")
+                items.extend(v if isinstance(v, ast_t) else repr(v) for v in value)
+            else:
+                items.append(repr(value))
+        items.reverse()  # popped in field order
+        extend(items)
+    return "\n".join(out), [(n.id, attr_of.get(id(n))) for n in loads if n.id not in local]
+
+
+def part_digest(node: ast.AST) -> str:
+    """The digest of a code part's tree (docstrings, and an asset's decorators, removed)."""
+    return digest(canonical(node)[0])
 
 
 def _code_bytes(code: Any) -> bytes:
@@ -493,24 +530,30 @@ def probe_holds(probe: Probe, memo: dict[Probe, bool]) -> bool:
 _MISSING = object()
 
 
-def _function_node(code: Any) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
-    """Parse just the function's own lines (much cheaper than its whole module)."""
+def _function_source(code: Any) -> tuple[ast.FunctionDef | ast.AsyncFunctionDef, str] | None:
+    """The function's tree (docstrings removed) and its lines as written, dedented.
+
+    Parses just the function's own lines (much cheaper than its whole module).
+    """
     lines = linecache.getlines(code.co_filename)
     start = code.co_firstlineno - 1
     if not lines or start >= len(lines):
         return None
     tree = None
+    text = ""
     end = _last_line(code)
     if end > start:  # the code object knows where the function ends: no tokenizing
         text = "".join(lines[start:end])
+        if text[:1].isspace():
+            text = textwrap.dedent(text)
         try:
-            tree = ast.parse(textwrap.dedent(text) if text[:1].isspace() else text)
+            tree = ast.parse(text)
         except (SyntaxError, ValueError):
             tree = None
     if tree is None:
         try:
-            block = inspect.getblock(lines[start:])
-            tree = ast.parse(textwrap.dedent("".join(block)))
+            text = textwrap.dedent("".join(inspect.getblock(lines[start:])))
+            tree = ast.parse(text)
         except (SyntaxError, ValueError, IndexError):
             return None
     if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef | ast.AsyncFunctionDef):
@@ -519,7 +562,7 @@ def _function_node(code: Any) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
         _strip_docstrings(tree)  # nested functions, classes, lambdas: their docstrings too
     else:  # a flat function: only its own body can start with a docstring
         _strip_own_docstring(tree.body[0])
-    return tree.body[0]
+    return tree.body[0], text
 
 
 @functools.lru_cache(maxsize=8192)  # a code object's positions never change
@@ -535,8 +578,8 @@ def _last_line(code: Any) -> int:
 
 
 def normalized(node: ast.AST) -> str:
-    """The text a part's digest is computed from: its AST (docstrings already removed)
-    written back as source, so comments, layout and quoting style do not count."""
+    """A part's tree (docstrings already removed) written back as source: what
+    provenance shows, without comments, and laid out one way whatever the file's."""
     return ast.unparse(node)
 
 

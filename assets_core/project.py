@@ -283,7 +283,7 @@ def _sql_definitions(config: ProjectConfig, defs: list[Definition]) -> list[Defi
 
 
 # -- code versions, cached by the content of the files they came from -------------------
-_CACHE_NAME = "code_versions.v5.pickle"
+_CACHE_NAME = "code_versions.v6.pickle"
 _FILES_CACHE_NAME = "code_files.pickle"  # content stamps by (size, mtime), as for sources
 
 

@@ -1,15 +1,16 @@
 """Provenance: exactly what produced one version of an asset.
 
 Everything is recorded when the version is materialized, never reconstructed:
-the code fingerprint and its parts (asset function and helpers) with the
-normalized source text of each part (table ``code_sources``, one row per part
-digest, written the first time a run uses it), the data version of every input,
-the run, timings and the results of its checks.
+the code fingerprint and its parts (asset function and helpers) with the source
+text of each part (table ``code_sources``, one row per part digest, written the
+first time a run uses it), the data version of every input, the run, timings and
+the results of its checks.
 
-The normalized source is the part's AST with docstrings removed (and, for the
-asset function, its decorators), unparsed: the very text whose hash is the part's
-digest, so comments and formatting are not part of it, and anyone can check that
-the text shown is the code that was fingerprinted.
+A part's digest is that of its syntax tree with docstrings removed (and, for the
+asset function, its decorators), so comments and formatting are not part of it.
+The text is stored as written and shown normalized (the tree written back as
+source, see :func:`shown_source`): anyone can parse the text shown and check that
+its digest (:func:`assets_core.code_version.part_digest`) is the part's.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import ast
 import inspect
 import json
+import textwrap
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -26,7 +28,12 @@ from sqlalchemy import insert, or_, select
 
 from assets_core.catalog import schema as t
 from assets_core.catalog.statements import execute_many, rows_with
-from assets_core.code_version import _function_node, _strip_docstrings, digest, normalized
+from assets_core.code_version import (
+    _function_source,
+    _strip_docstrings,
+    normalized,
+    part_digest,
+)
 from assets_core.errors import AssetsError
 
 if TYPE_CHECKING:
@@ -58,11 +65,19 @@ def _candidates(tree: ast.Module, name: str) -> Iterator[ast.AST]:
                 yield node
 
 
-def _text_if(node: ast.AST, wanted: str, *, top: bool = False) -> str | None:
-    """``node``'s normalized text when its digest (with or without decorators) is ``wanted``.
+def _source_if(node: ast.AST, lines: list[str], wanted: str, *, top: bool = False) -> str | None:
+    """``node``'s lines (as in ``lines``) when its digest, with or without decorators, is
+    ``wanted``. An asset's own function (``top``) is fingerprinted without its decorators:
+    that is tried first."""
+    if _form_with_digest(node, wanted, top=top) is None:
+        return None
+    first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", ()))])  # type: ignore[attr-defined]
+    return textwrap.dedent("".join(lines[first - 1 : node.end_lineno]))  # type: ignore[attr-defined]
 
-    An asset's own function (``top``) is fingerprinted without its decorators: try that first.
-    """
+
+def _form_with_digest(node: ast.AST, wanted: str, *, top: bool = False) -> str | None:
+    """``node`` normalized, without its decorators or with them, whichever has digest
+    ``wanted`` (None if neither)."""
     decorators = getattr(node, "decorator_list", None)
     for drop in (True, False) if top else (False, True):
         if drop and not decorators:
@@ -70,17 +85,34 @@ def _text_if(node: ast.AST, wanted: str, *, top: bool = False) -> str | None:
         if drop:
             node.decorator_list = []  # type: ignore[attr-defined]
         try:
-            text = normalized(node)
-            if digest(text) == wanted:
-                return text
+            if part_digest(node) == wanted:
+                return normalized(node)
         finally:
             if drop:
                 node.decorator_list = decorators  # type: ignore[attr-defined]
     return None
 
 
+def shown_source(text: str | None, wanted: str) -> str | None:
+    """The stored text of the part with digest ``wanted``, normalized as fingerprinted:
+    docstrings and comments removed, laid out one way (and an asset's decorators left
+    out). A text that does not parse (a SQL query) is shown as stored."""
+    if not text:
+        return text
+    try:
+        tree = ast.parse(textwrap.dedent(text))
+    except (SyntaxError, ValueError):
+        return text
+    _strip_docstrings(tree)
+    if len(tree.body) == 1:
+        shown = _form_with_digest(tree.body[0], wanted, top=True)
+        if shown is not None:
+            return shown
+    return normalized(tree)  # recorded by an older version: already normalized
+
+
 def part_sources(root: Path, parts: Mapping[str, tuple[str, str]]) -> dict[str, str]:
-    """Normalized source text by digest for ``parts`` (``{digest: (name, file)}``).
+    """Source text as written, by digest, for ``parts`` (``{digest: (name, file)}``).
 
     A part whose file is gone or changed since its digest was computed is left out.
     """
@@ -99,13 +131,15 @@ def part_sources(root: Path, parts: Mapping[str, tuple[str, str]]) -> dict[str, 
             out.update(dict.fromkeys(wanted, text))
             continue
         try:
-            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+            source = path.read_text(encoding="utf-8")
+            tree = ast.parse(source, filename=str(path))
         except (OSError, SyntaxError, ValueError):
             continue
         _strip_docstrings(tree)
+        lines = source.splitlines(keepends=True)
         for dig, name in wanted.items():
             for node in _candidates(tree, name):
-                text = _text_if(node, dig)
+                text = _source_if(node, lines, dig)
                 if text is not None:
                     out[dig] = text
                     break
@@ -121,7 +155,7 @@ def _insert_missing(dialect: str) -> Any:
 
 
 def record_code_sources(project: Project, catalog: Catalog, keys: Iterable[str]) -> int:
-    """Store the normalized source of the code parts of ``keys`` not stored yet; return how many."""
+    """Store the source of the code parts of ``keys`` not stored yet; return how many."""
     wanted: dict[str, tuple[str, str]] = {}
     keys_list = list(keys)
     for key in keys_list:
@@ -149,10 +183,9 @@ def record_code_sources(project: Project, catalog: Catalog, keys: Iterable[str])
             if cv is None or fn is None or not cv.parts or cv.parts[0].digest in texts:
                 continue
             if cv.parts[0].digest in wanted:
-                node = _function_node(inspect.unwrap(fn).__code__)
-                text = _text_if(node, cv.parts[0].digest, top=True) if node else None
-                if text is not None:
-                    texts[cv.parts[0].digest] = text
+                found = _function_source(inspect.unwrap(fn).__code__)
+                if found and _form_with_digest(found[0], cv.parts[0].digest, top=True):
+                    texts[cv.parts[0].digest] = found[1]
         missing = {dig: v for dig, v in wanted.items() if dig not in texts}
         if missing:  # helpers and constants: read their files once each
             texts.update(part_sources(project.root, missing))
@@ -242,7 +275,7 @@ def provenance(project: Project, catalog: Catalog, key: str, version: str) -> di
         "data_version": row["data_version"],
         "code_version": row["code_version"],
         "code": [
-            {"name": name, "file": file, "digest": dig, "source": texts.get(dig)}
+            {"name": name, "file": file, "digest": dig, "source": shown_source(texts.get(dig), dig)}
             for name, (file, dig) in parts.items()
         ],
         "inputs": input_rows,

@@ -478,3 +478,54 @@ def test_helpers_shared_by_assets_and_calling_each_other_count_whole_in_each_ass
             "lib.parity.odd",
             "lib.parity.LIMIT",
         }
+
+
+def test_canonical_text_tells_trees_apart_exactly_as_their_dumps_do() -> None:
+    # every function and class of the package itself: equal canonical texts exactly
+    # when the trees are equal (ast.dump without positions)
+    import ast
+
+    import assets_core
+    from assets_core.code_version import canonical
+
+    by_dump: dict[str, str] = {}
+    by_text: dict[str, str] = {}
+    for path in sorted(Path(assets_core.__file__).parent.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.ClassDef | ast.Assign):
+                dump, text = ast.dump(node), canonical(node)[0]
+                assert by_dump.setdefault(dump, text) == text
+                assert by_text.setdefault(text, dump) == dump
+    assert len(by_text) > 1000
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("x = (1, 2)", "x = [1, 2]"),
+        ("x = 1", "x = 1.0"),
+        ("x = 1", "x = True"),
+        ("f(*a)", "f(a)"),
+        ("def f(a, *, b): pass", "def f(a, b): pass"),
+        ("def f(a, b=1): pass", "def f(a=1, b=2): pass"),
+        ("x = a.b.c", "x = a.b_c"),
+        ("x = ''", "x = None"),
+        ("x = f()", "x = f"),
+    ],
+)
+def test_different_code_has_different_digests(a: str, b: str) -> None:
+    import ast
+
+    from assets_core.code_version import part_digest
+
+    assert part_digest(ast.parse(a)) != part_digest(ast.parse(b))
+
+
+def test_layout_quoting_and_comments_leave_the_digest_alone() -> None:
+    import ast
+
+    from assets_core.code_version import part_digest
+
+    one = "def f(a,b):\n    return {'k': [a ,b]}  # note\n"
+    two = 'def f(a, b):\n\n    return {\n        "k": [a, b],\n    }\n'
+    assert part_digest(ast.parse(one)) == part_digest(ast.parse(two))

@@ -280,7 +280,7 @@ def test_a_load_that_changes_nothing_leaves_the_code_version_cache_as_it_was(
     root = make_project(HELPER_DEFS, modules=["defs"])
     _age(root, "helpers.py", "defs.py")
     first = load_project(root).code_versions
-    cache = root / ".assets" / "cache" / "code_versions.v5.pickle"
+    cache = root / ".assets" / "cache" / "code_versions.v6.pickle"
     before = cache.read_bytes()
     os.utime(cache, (1, 1))  # any rewrite would show as a new mtime
     assert load_project(root).code_versions == first
@@ -291,7 +291,7 @@ def test_a_load_that_changes_nothing_leaves_the_code_version_cache_as_it_was(
 def test_a_corrupt_code_version_cache_is_recomputed(make_project, load_project) -> None:
     root = make_project(HELPER_DEFS, modules=["defs"])
     first = load_project(root).code_versions
-    cache = root / ".assets" / "cache" / "code_versions.v5.pickle"
+    cache = root / ".assets" / "cache" / "code_versions.v6.pickle"
     cache.write_bytes(b"not a pickle")
     assert load_project(root).code_versions == first
     assert cache.read_bytes() != b"not a pickle"

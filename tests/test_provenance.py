@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+
+from assets_core.code_version import part_digest
+from assets_core.provenance import shown_source
+
 DEFS = '''
 from assets_core import asset, source
 
@@ -96,10 +101,36 @@ def test_code_sources_are_written_once_per_part(make_project, cli_json, catalog_
     first = catalog_rows(root, "SELECT digest, name FROM code_sources ORDER BY name")
     assert [n for _, n in first] == ["defs.RATE", "defs.base", "defs.scale", "defs.scaled"]
     sources = dict(catalog_rows(root, "SELECT name, source FROM code_sources"))
-    assert sources["defs.scaled"] == "def scaled(base):\n    return scale(base)"
-    assert sources["defs.scale"] == "def scale(x):\n    return x * RATE"
+    digests = dict(catalog_rows(root, "SELECT name, digest FROM code_sources"))
+    # stored as written, comments and docstrings included; shown normalized
+    assert sources["defs.scaled"] == "@asset\ndef scaled(base):\n    return scale(base)\n"
+    assert "# doubled" in sources["defs.scale"] and '"""Docstrings' in sources["defs.scale"]
+    assert sources["defs.RATE"].startswith("RATE = 2  # a module constant")
+    shown = {n: shown_source(sources[n], digests[n]) for n in sources}
+    assert shown["defs.scaled"] == "def scaled(base):\n    return scale(base)"
+    assert shown["defs.scale"] == "def scale(x):\n    return x * RATE"
+    assert shown["defs.RATE"] == "RATE = 2"
     cli_json(root, "materialize", "--force", "--json")
     assert catalog_rows(root, "SELECT digest, name FROM code_sources ORDER BY name") == first
+
+
+def test_sources_fingerprinted_in_the_run_are_stored_as_those_read_back_from_files(
+    make_project, cli_json, catalog_rows
+):
+    query = "SELECT name, digest, source FROM code_sources ORDER BY name"
+    fresh = make_project({"defs.py": DEFS, "feed/a.csv": "x\n1\n"})
+    cli_json(fresh, "materialize", "--json")  # parts fingerprinted by this very process
+    cached = make_project({"defs.py": DEFS, "feed/a.csv": "x\n1\n"})
+    cli_json(cached, "plan", "--json")
+    cli_json(cached, "materialize", "--json")  # parts from the cache: read back from the files
+    assert catalog_rows(fresh, query) == catalog_rows(cached, query)
+    for name, dig, text in catalog_rows(fresh, query):  # what is shown has the part's digest
+        assert part_digest(ast.parse(shown_source(text, dig)).body[0]) == dig, name
+
+
+def test_a_source_recorded_normalized_by_an_older_version_is_shown_as_stored():
+    assert shown_source("def f(x):\n    return x + 1", "0" * 32) == "def f(x):\n    return x + 1"
+    assert shown_source("SELECT 1 AS v\n", "0" * 32) == "SELECT 1 AS v\n"
 
 
 CHECKED = """

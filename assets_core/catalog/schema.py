@@ -183,8 +183,8 @@ events = Table(
 Index("ix_events_key_id", events.c.key, events.c.id)
 Index("ix_events_kind_id", events.c.kind, events.c.id)
 
-# The normalized source text of each code part (asset function or helper), by its digest,
-# written once when a materialization first uses it. Provenance reads it; the planner never.
+# The source text of each code part (asset function or helper) as written, by its digest,
+# written once when a materialization first uses it (shown normalized). Provenance reads it; the planner never.
 code_sources = Table(
     "code_sources",
     metadata,
