@@ -117,7 +117,9 @@ def lock_schema(conn: Connection) -> None:
 
 def create_schema(conn: Connection) -> None:
     """The whole current schema in an empty database, stamped with the head revision."""
-    t.metadata.create_all(conn)
+    # none of the catalog's tables there (the usual case): no existence check per table
+    present = _table_names(conn) & {*t.metadata.tables, VERSION_TABLE}
+    t.metadata.create_all(conn, checkfirst=bool(present))
     version_table.create(conn, checkfirst=True)
     conn.execute(version_table.insert().values(version_num=revision_id(t.SCHEMA_VERSION)))
 
