@@ -129,9 +129,13 @@ class _ModuleIndex:
         return got
 
     def source(self, node: ast.AST) -> str:
-        """``node``'s lines as written (decorators included)."""
-        first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", ()))])  # type: ignore[attr-defined]
-        return textwrap.dedent("".join(self.lines[first - 1 : node.end_lineno]))  # type: ignore[attr-defined]
+        return node_source(node, self.lines)
+
+
+def node_source(node: ast.AST, lines: list[str]) -> str:
+    """``node``'s lines of ``lines`` (its file) as written, decorators included, dedented."""
+    first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", ()))])  # type: ignore[attr-defined]
+    return textwrap.dedent("".join(lines[first - 1 : node.end_lineno]))  # type: ignore[attr-defined]
 
 
 class Fingerprinter:
@@ -298,7 +302,7 @@ class Fingerprinter:
             return part
         if top:  # an asset's decorator arguments are not how it computes
             node.decorator_list = []
-        canon, refs = idx.canonical(node) if idx else canonical(node)
+        canon, refs = canonical(node)  # not memoized: an asset's own drops its decorators
         self._refs[id(node)] = refs
         part = CodePart(name, self._rel(code.co_filename), digest(canon))
         parts[name] = part

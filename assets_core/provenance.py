@@ -31,6 +31,7 @@ from assets_core.catalog.statements import execute_many, rows_with
 from assets_core.code_version import (
     _function_source,
     _strip_docstrings,
+    node_source,
     normalized,
     part_digest,
 )
@@ -71,8 +72,7 @@ def _source_if(node: ast.AST, lines: list[str], wanted: str, *, top: bool = Fals
     that is tried first."""
     if _form_with_digest(node, wanted, top=top) is None:
         return None
-    first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", ()))])  # type: ignore[attr-defined]
-    return textwrap.dedent("".join(lines[first - 1 : node.end_lineno]))  # type: ignore[attr-defined]
+    return node_source(node, lines)
 
 
 def _form_with_digest(node: ast.AST, wanted: str, *, top: bool = False) -> str | None:
