@@ -40,6 +40,7 @@ from assets_core.stores import FileStore
 
 if TYPE_CHECKING:
     from assets_core.catalog.catalog import Catalog
+    from assets_core.graph import Graph
     from assets_core.sql.table_store import StagedTable
 
 SKIP_UPSTREAM_FAILED = "upstream_failed"
@@ -169,7 +170,10 @@ def _make_plan(
 ) -> Plan:
     g = project.graph
     chosen = select(g, selection)
-    sources = {k: g.defs[k] for k in g.sources}
+    # the sources the selected assets read, not every source of the project: one that
+    # cannot be observed now (its database is down) stops only what reads it
+    wanted = chosen if len(chosen) == len(g.defs) else _with_upstream(g, chosen)
+    sources = {k: g.defs[k] for k in g.sources if k in wanted}
     cache = project.config.state_dir / "cache"  # file digests by size and mtime
     the_plan = plan(
         g,
@@ -187,6 +191,10 @@ def _make_plan(
         recomputed = {s.key for s in the_plan.steps if not s.checks_only}
         check_columns(g, _opened(catalog).published_columns(g.checks), recomputed)
     return the_plan
+
+
+def _with_upstream(g: Graph, keys: frozenset[str]) -> set[str]:
+    return {u for k in keys for u in g.upstream.get(k, ())} | keys
 
 
 def _opened(catalog: Catalog | None) -> Catalog:

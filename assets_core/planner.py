@@ -109,6 +109,8 @@ def plan(
 
     ``selection`` limits the steps (``None``: every asset); an upstream outside the
     selection is read as it is published now and never makes a step of its own.
+    ``source_versions`` holds the sources observed for this plan (at least those the
+    selected assets read); a source missing from it counts as unchanged.
     """
     selected = frozenset(graph.defs) if selection is None else selection
     assets = state.assets
@@ -229,7 +231,9 @@ def _reasons(
     for up in graph.upstream[key]:
         old = recorded.get(up)
         if graph.is_source(up):
-            new = source_versions.get(up)
+            if up not in source_versions:
+                continue  # not observed for this plan: read by no selected asset
+            new = source_versions[up]
             if new != old:
                 out.append(
                     Reason(SOURCE_CHANGED, f"{up}: {_short(old)} -> {_short(new)}", upstream=up)

@@ -251,3 +251,37 @@ def test_observe_in_a_project_without_sources_observes_nothing_and_succeeds(
     assert cli_json(root, "observe", "--json") == {"sources": []}
     proc = run_cli(root, "observe")
     assert proc.returncode == 0 and "declares no source" in proc.stdout
+
+
+DOWN_DEFS = """
+from assets_core import asset, source
+
+
+def poll():
+    raise ConnectionError("warehouse unreachable")
+
+
+feed = source("raw/feed", observe=poll)
+
+
+@asset
+def from_feed(feed):
+    return 1
+
+
+@asset
+def standalone():
+    return 2
+"""
+
+
+def test_a_source_that_cannot_be_observed_stops_only_what_reads_it(make_project, run_cli, cli_json):
+    root = make_project({"defs.py": DOWN_DEFS})
+    run = cli_json(root, "materialize", "standalone", "--json")
+    assert [(s["key"], s["status"]) for s in run["steps"]] == [("standalone", "success")]
+    assert cli_json(root, "plan", "standalone", "--json")["steps"] == []
+    for args in (("plan", "from_feed"), ("materialize",)):  # what reads it: the clear error
+        proc = run_cli(root, *args)
+        assert proc.returncode == 1
+        assert "observing source raw/feed" in proc.stderr and "unreachable" in proc.stderr
+        assert "Traceback" not in proc.stderr
