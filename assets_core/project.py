@@ -368,7 +368,7 @@ def _code_versions(
             if (
                 held is not None
                 and (fn_stamp := code_stamp(d.fn)) == held[0]
-                and all(probe_holds(p, memo) for p in held[1])
+                and all(probe_holds(p, memo) for p in _other_probes(d.fn, fn_stamp, held[1]))
             ):
                 out[key] = hit[1]
                 fresh[key] = hit
@@ -396,6 +396,14 @@ def _code_versions(
         _write_atomic(cache_path, pickle.dumps(body, protocol=5))
     digests.save()
     return out, (fp.texts if fp is not None else {})
+
+
+def _other_probes(fn: Any, fn_stamp: str, probes: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``probes`` without the asset function's own when ``fn_stamp`` has just checked it
+    (the first probe is the unwrapped function's: the same function unless wrapped)."""
+    if probes and probes[0][3] == fn_stamp and not hasattr(fn, "__wrapped__"):
+        return probes[1:]
+    return probes
 
 
 def _shared(versions: dict[str, Any], checks: dict[str, Any]) -> dict[str, Any]:
