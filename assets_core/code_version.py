@@ -274,10 +274,11 @@ class Fingerprinter:
     ) -> CodePart:
         """``fn``'s own part, and (into ``parts``) those of everything it references."""
         code = fn.__code__
-        self._probes[name] = ("f", fn.__module__, fn.__qualname__, code_stamp(fn))
         memo_key = (code, top)
         known = self._functions.get(memo_key)
         if known is not None:  # a helper shared by many assets is parsed once
+            if name not in self._probes:
+                self._probes[name] = ("f", fn.__module__, fn.__qualname__, code_stamp(fn))
             part, node, idx = known
             parts[name] = part
             if node is not None:
@@ -292,8 +293,10 @@ class Fingerprinter:
             idx = self._index(code.co_filename)
             node = idx.by_line.get(code.co_firstlineno) if idx else None
             text = idx.source(node) if idx and node else ""
+            stamp = code_stamp(fn)
         else:
-            node, text = found
+            node, text, stamp = found
+        self._probes[name] = ("f", fn.__module__, fn.__qualname__, stamp or code_stamp(fn))
         if node is None:
             # no source (e.g. defined in a REPL): fall back to the bytecode
             part = CodePart(name, self._rel(code.co_filename), digest(_code_bytes(code)))
@@ -534,8 +537,12 @@ def probe_holds(probe: Probe, memo: dict[Probe, bool]) -> bool:
 _MISSING = object()
 
 
-def _function_source(code: Any) -> tuple[ast.FunctionDef | ast.AsyncFunctionDef, str] | None:
-    """The function's tree (docstrings removed) and its lines as written, dedented.
+def _function_source(
+    code: Any,
+) -> tuple[ast.FunctionDef | ast.AsyncFunctionDef, str, str | None] | None:
+    """The function's tree (docstrings removed), its lines as written (dedented), and
+    their :func:`code_stamp` when the code object tells where they end (None if not),
+    from one read of the lines.
 
     Parses just the function's own lines (much cheaper than its whole module).
     """
@@ -545,11 +552,12 @@ def _function_source(code: Any) -> tuple[ast.FunctionDef | ast.AsyncFunctionDef,
         return None
     tree = None
     text = ""
+    stamp = None
     end = _last_line(code)
     if end > start:  # the code object knows where the function ends: no tokenizing
-        text = "".join(lines[start:end])
-        if text[:1].isspace():
-            text = textwrap.dedent(text)
+        raw = "".join(lines[start:end])
+        stamp = digest(raw)
+        text = textwrap.dedent(raw) if raw[:1].isspace() else raw
         try:
             tree = ast.parse(text)
         except (SyntaxError, ValueError):
@@ -566,7 +574,7 @@ def _function_source(code: Any) -> tuple[ast.FunctionDef | ast.AsyncFunctionDef,
         _strip_docstrings(tree)  # nested functions, classes, lambdas: their docstrings too
     else:  # a flat function: only its own body can start with a docstring
         _strip_own_docstring(tree.body[0])
-    return tree.body[0], text
+    return tree.body[0], text, stamp
 
 
 @functools.lru_cache(maxsize=8192)  # a code object's positions never change

@@ -529,3 +529,31 @@ def test_layout_quoting_and_comments_leave_the_digest_alone() -> None:
     one = "def f(a,b):\n    return {'k': [a ,b]}  # note\n"
     two = 'def f(a, b):\n\n    return {\n        "k": [a, b],\n    }\n'
     assert part_digest(ast.parse(one)) == part_digest(ast.parse(two))
+
+
+def test_the_stamps_of_a_cold_fingerprint_are_those_a_warm_load_checks(
+    make_project, load_project
+) -> None:
+    # a cold fingerprint stamps each function from the lines it parsed; the next load
+    # re-checks those stamps with code_stamp: they must agree, or nothing is ever reused
+    from assets_core.code_version import Fingerprinter, code_stamp
+
+    root = make_project(
+        {
+            "helpers.py": "def double(x):\n    # twice\n    return 2 * x\n",
+            "defs.py": (
+                "from assets_core import asset\nfrom helpers import double\n\n\n"
+                "@asset\ndef a():\n    return double(1)\n\n\n"
+                "class Box:\n    @staticmethod\n    def inner():\n        return double(3)\n"
+            ),
+        }
+    )
+    project = load_project(root)
+    import defs
+    import helpers
+
+    fp = Fingerprinter(root)
+    for fn in (project.graph.defs["a"].fn, helpers.double, defs.Box.inner):
+        probes = fp.probes_of(fp.version_of(fn))
+        assert probes[0][3] == code_stamp(fn)
+    assert {p[2] for p in fp.probes_of(fp.version_of(defs.Box.inner))} == {"Box.inner", "double"}
