@@ -349,6 +349,7 @@ class _Run:
         self.recheck: set[str] = set()  # keys another run recorded since this one planned
         self.source_values: dict[str, Any] = {}
         self._tables: Any = None  # assets_core.sql.table_store.TableStores, opened when needed
+        self.deferred: dict[str, tuple[Step, StagedTable, float]] = {}  # see table_step
         # why downstream of a key must be skipped: "upstream_failed: k" / "blocked_by_check: ..."
         self.broken: dict[str, str] = {}
         planned = {s.key for s in the_plan.steps}
@@ -477,19 +478,37 @@ class _Run:
             return True
         return any(self.refs.get(u, "").startswith("table:") for u in self.graph.upstream[key])
 
-    def table_step(self, step: Step) -> StepResult:
-        """Compute, audit, then publish or quarantine a table asset, in its engine."""
+    def may_defer(self, step: Step) -> bool:
+        """Is ``step`` a SQL asset without checks (see :meth:`defers`)? Opens nothing."""
+        return self.graph.defs[step.key].kind == "sql" and not self.graph.checks_of(step.key)
+
+    def defers(self, step: Step) -> bool:
+        """May ``step`` be run by ``table_step(step, defer=True)`` now?"""
+        d = self.graph.defs[step.key]
+        return self.may_defer(step) and bool(self.tables.can_defer(d, self.refs))
+
+    def table_step(self, step: Step, *, defer: bool = False) -> StepResult | None:
+        """Compute, audit, then publish or quarantine a table asset, in its engine.
+
+        ``defer`` (when :meth:`defers`): the table may be written now and described
+        later with others (one batch of statements): None, and
+        :meth:`finish_deferred` finishes the step.
+        """
         g = self.graph
         key = step.key
         d = g.defs[key]
-        prev = self.state.assets.get(key)
         started = time.time()
         checks = g.checks_of(key)
         if d.kind == "sql":
             try:
-                table = self.tables.stage_query(d, self.refs, self.current, direct=not checks)
+                table = self.tables.stage_query(
+                    d, self.refs, self.current, direct=not checks, describe=not defer
+                )
             except AssetsError as e:
                 return self._failed(step, started, e.render())
+            if table.staged is None:
+                self.deferred[key] = (step, table, started)
+                return None
             value = table.value
         else:
             try:
@@ -506,6 +525,32 @@ class _Run:
                 table = self.tables.stage_frame(key, d.io, value, direct=not checks)
             except AssetsError as e:
                 return self._failed(step, started, e.render())
+        return self._table_written(step, table, value, started)
+
+    def finish_deferred(self) -> dict[str, StepResult]:
+        """Describe the tables of the deferred steps together, then finish each step;
+        one whose table was lost (another asset's failure rolled the shared transaction
+        back) runs again alone."""
+        deferred, self.deferred = self.deferred, {}
+        self.tables.describe_written()
+        out = {}
+        for key, (step, table, started) in deferred.items():
+            if table.lost:
+                res = self.table_step(step)
+                assert res is not None
+                out[key] = res
+            else:
+                out[key] = self._table_written(step, table, table.value, started)
+        return out
+
+    def _table_written(
+        self, step: Step, table: StagedTable, value: Any, started: float
+    ) -> StepResult:
+        key = step.key
+        d = self.graph.defs[key]
+        prev = self.state.assets.get(key)
+        checks = self.graph.checks_of(key)
+        assert table.staged is not None
         pii = "pii" in d.tags
         outcomes = (
             run_checks(checks, value, self.load, self.project.root, redact=pii) if checks else []

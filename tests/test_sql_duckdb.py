@@ -357,11 +357,12 @@ def test_a_query_whose_result_changes_is_not_published_when_written_again(
     make_project, run_cli, load_project
 ):
     """After a later failure in its shared transaction, a query reading random() gives
-    other data when written again: it fails instead of publishing unchecked data."""
+    other data when written again: it fails instead of publishing unchecked data.
+    (zz_broken reads a_random so that a_random is recorded before zz_broken runs.)"""
     root = make_project(
         {
             "models/a_random.sql": "SELECT random() AS v",
-            "models/zz_broken.sql": "SELECT error('x')",
+            "models/zz_broken.sql": "SELECT error('x') FROM a_random",
         },
         modules=[],
         extra_toml=TOML,

@@ -31,6 +31,8 @@ from assets_core.errors import DefinitionError, ProjectError
 from assets_core.executors.attempt import Outcome, run_attempt
 
 POLL_S = 0.2  # how often a run looks again at assets leased by other runs
+# at most this many deferred table steps wait for their batch's description
+DEFER_LIMIT = 64
 _LEASE_CHUNK = 500
 
 
@@ -105,6 +107,7 @@ class Scheduler:
         self.started = 0
         self.done = 0
         self.leases: Leases | None = None
+        self.deferred: list[int] = []  # table steps written, waiting to be described
 
     # -- the loop ------------------------------------------------------------------------
     def run_all(self) -> None:
@@ -148,12 +151,31 @@ class Scheduler:
             self._due(time.time())
 
     def _launch(self) -> None:
+        """Start the ready steps; table steps that can be deferred are written as they
+        come, then described together once nothing more is ready (or DEFER_LIMIT are
+        waiting): a downstream step becomes ready only once they are finished."""
+        while True:
+            self._launch_ready()
+            if not self.deferred:
+                return
+            self._finish_deferred()
+
+    def _finish_deferred(self) -> None:
+        done = self.run.finish_deferred()
+        deferred, self.deferred = self.deferred, []
+        for i in deferred:
+            self._finish(i, done[self.steps[i].key])
+
+    def _launch_ready(self) -> None:
         run = self.run
         while self.ready and self.backend.free() > 0:
             i = heapq.heappop(self.ready)
             if self.finished[i]:
                 continue
             step = self.steps[i]
+            defer = self.attempts[i] == 0 and self.pool_of[i] is None and run.may_defer(step)
+            if self.deferred and (not defer or len(self.deferred) >= DEFER_LIMIT):
+                self._finish_deferred()  # what comes next may commit their transaction
             if self.attempts[i] == 0 and not self.decided[i]:
                 if i in self.elsewhere:
                     continue
@@ -167,6 +189,15 @@ class Scheduler:
             if pool is not None and not self._enter_pool(i, pool):
                 self.pool_waiting[pool].append(i)
                 continue
+            if defer and run.defers(step):
+                res = run.table_step(step, defer=True)
+                if res is None:
+                    self.deferred.append(i)
+                else:
+                    self._finish(i, res)
+                continue
+            if self.deferred:
+                self._finish_deferred()
             if self.attempts[i] == 0 and run.runs_here(step.key):
                 try:
                     res = self._here(step)

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from assets_core.sql.engines import Engine, EngineError, EngineSpec, require
+from assets_core.sql.engines import Engine, EngineError, EngineSpec, require, version_of
 
 _READERS = {
     ".parquet": "read_parquet",
@@ -124,11 +124,36 @@ class DuckDBEngine(Engine):
         sql = f"SELECT count(*) AS n, sum(hash(t)::HUGEINT) AS h FROM {qualified} AS t"
         try:
             row = self.conn.execute(sql).fetchall()[0]
-            rel = self.conn.sql(f"SELECT * FROM {qualified}")
-            columns = [(c, str(ty)) for c, ty in zip(rel.columns, rel.types, strict=True)]
+            columns = self._bound_columns(qualified)
         except self._error as e:
             raise EngineError(str(e)) from None
         return int(row[0]), int(row[1] or 0), columns
+
+    def data_versions(
+        self, tables: Sequence[tuple[str | None, str]]
+    ) -> list[tuple[str, int, list[tuple[str, str]]]]:
+        # every statement costs about a millisecond, whatever it does: the rows and
+        # content hashes of all the tables come from one query (one row per table, the
+        # same aggregate as describe_content's); the columns are bound as there
+        if len(tables) < 2:
+            return super().data_versions(tables)
+        names = [self.qualify(s, t) for s, t in tables]
+        sql = " UNION ALL ".join(
+            f"SELECT {i} AS i, count(*) AS n, sum(hash(t)::HUGEINT) AS h FROM {q} AS t"
+            for i, q in enumerate(names)
+        )
+        try:
+            got = {i: (int(n), int(h or 0)) for i, n, h in self.conn.execute(sql).fetchall()}
+            columns = [self._bound_columns(q) for q in names]
+        except self._error as e:
+            raise EngineError(str(e)) from None
+        return [
+            (version_of(*got[i], cols), got[i][0], cols) for i, cols in enumerate(columns)
+        ]
+
+    def _bound_columns(self, qualified: str) -> list[tuple[str, str]]:
+        rel = self.conn.sql(f"SELECT * FROM {qualified}")
+        return [(c, str(ty)) for c, ty in zip(rel.columns, rel.types, strict=True)]
 
     def content_version(self, qualified: str, schema: str | None, table: str) -> tuple[int, Any]:
         rows, content, _ = self.describe_content(qualified, schema, table)

@@ -248,14 +248,26 @@ class Engine:
     ) -> tuple[str, int, list[tuple[str, str]]]:
         """(data version, rows, columns) of a table: same content, same version, any order."""
         rows, content, columns = self.describe_content(qualified, schema, table)
-        body = f"table|{columns!r}|{rows}|{content}"
-        return digest(body), rows, columns
+        return version_of(rows, content, columns), rows, columns
+
+    def data_versions(
+        self, tables: Sequence[tuple[str | None, str]]
+    ) -> list[tuple[str, int, list[tuple[str, str]]]]:
+        """:meth:`data_version` of each ``(schema, table)``; an engine where each
+        statement costs more than a small table's work describes them together."""
+        return [self.data_version(self.qualify(s, t), s, t) for s, t in tables]
 
     def describe_content(
         self, qualified: str, schema: str | None, table: str
     ) -> tuple[int, Any, list[tuple[str, str]]]:
         rows, content = self.content_version(qualified, schema, table)
         return rows, content, self.columns(schema, table)
+
+
+def version_of(rows: int, content: Any, columns: list[tuple[str, str]]) -> str:
+    """A table's data version: its columns (name, type as the engine prints it), its
+    row count and its order-independent content hash."""
+    return digest(f"table|{columns!r}|{rows}|{content}")
 
 
 def open_engine(spec: EngineSpec) -> Engine:

@@ -69,10 +69,11 @@ class StagedTable:
     table: str  # where the new version is now: the staging table, or the target (direct)
     target: str
     direct: bool  # written over the target inside a transaction that is still open
-    staged: Staged
+    staged: Staged | None  # None until described (TableStores.describe_written)
     value: TableValue = field(repr=False)
     grouped: bool = False  # direct, in the engine's shared transaction (see TableStores)
     redo: Callable[[], StagedTable] | None = field(default=None, repr=False)  # write it alone
+    lost: bool = False  # grouped, rolled back before it was recorded: to be written again
 
     @property
     def qualified(self) -> str:
@@ -139,6 +140,9 @@ class TableStores:
         self.file_store = file_store
         self.catalog = catalog  # a run's catalog: direct writes may then share transactions
         self._groups: dict[str, list[_Pending]] = {}
+        # grouped tables written in the engine's open transaction but not recorded yet:
+        # the group must not commit before they are (records are durable first)
+        self._written: dict[str, list[StagedTable]] = {}
         self._group_opened: dict[str, float] = {}
         self.specs = engine_specs(project.root, project.config.raw)
         self._engines: dict[str, Engine] = {}
@@ -165,34 +169,55 @@ class TableStores:
 
     # -- staging -------------------------------------------------------------------------
     def stage_query(
-        self, d: Any, refs: dict[str, str], current: dict[str, str], *, direct: bool
+        self,
+        d: Any,
+        refs: dict[str, str],
+        current: dict[str, str],
+        *,
+        direct: bool,
+        describe: bool = True,
     ) -> StagedTable:
         """Run SQL asset ``d`` into its staging table (or, ``direct``, its target).
 
         A direct write on an engine that shares transactions (DuckDB) joins the open
-        group of writes, committed together by :meth:`commit_group`.
+        group of writes, committed together by :meth:`commit_group`. Such a write may
+        leave its description for later (``describe=False``: ``staged`` stays None
+        until :meth:`describe_written` describes it with the others written meanwhile).
         """
         from assets_core.sql.materialize import prepare_upstreams, render
 
         engine = self.engine(d.engine)
 
-        def write(grouped: bool) -> StagedTable:
+        def write(grouped: bool, describe: bool = True) -> StagedTable:
             with _naming(d.key, engine, "preparing its upstreams"):
                 prepare_upstreams(self, engine, d, refs, current)
             sql = render(engine, d)
             create = lambda q, s, t: engine.create_table_as(q, sql)  # noqa: E731
-            return self._stage(d.key, engine, direct, create, sql, grouped=grouped)
+            return self._stage(
+                d.key, engine, direct, create, sql, grouped=grouped, describe=describe
+            )
 
         if not (direct and self.catalog is not None and engine.shares_transactions):
             self.commit_group(engine)  # what is not grouped starts from committed tables
             return write(False)
         try:
-            st = write(True)
+            st = write(True, describe)
         except EngineError:  # the engine aborted the whole shared transaction
             self._recover(engine)
             return write(False)  # alone, so that its own error (if any) is what it reports
         st.redo = lambda: write(False)
         return st
+
+    def can_defer(self, d: Any, refs: dict[str, str]) -> bool:
+        """May SQL asset ``d`` (without checks) be written with ``describe=False``?
+        Only into a shared transaction, and only when preparing its upstreams commits
+        nothing (reading a table of another engine commits that engine's group)."""
+        if self.catalog is None or not self.engine(d.engine).shares_transactions:
+            return False
+        return all(
+            not is_table_ref(refs.get(u)) or parse_ref(refs[u])[0] == d.engine
+            for u in d.ins.values()
+        )
 
     def stage_frame(self, key: str, engine_name: str, frame: Any, *, direct: bool) -> StagedTable:
         """Write a Python asset's DataFrame into its staging table (``io=``)."""
@@ -216,10 +241,12 @@ class TableStores:
         sql: str | None,
         *,
         grouped: bool = False,
+        describe: bool = True,
     ) -> StagedTable:
         schema, target = engine.physical(key)
         table = target if direct else target + STAGING_SUFFIX
         qualified = engine.qualify(schema, table)
+        value = TableValue(self, key, engine, schema, table)
         with _naming(key, engine, "running its query" if sql else "writing its table", sql):
             engine.ensure_schema(schema)
             if grouped:  # inside the shared transaction; _recover undoes a failure
@@ -227,6 +254,10 @@ class TableStores:
                     engine.begin()
                     self._group_opened[engine.name] = time.monotonic()
                 write(qualified, schema, table)
+                if not describe:
+                    st = StagedTable(key, engine, schema, table, target, direct, None, value, True)
+                    self._written.setdefault(engine.name, []).append(st)
+                    return st
                 dv, rows, columns = engine.data_version(qualified, schema, table)
             else:
                 # the new table and its data version in one transaction; a direct write
@@ -242,12 +273,34 @@ class TableStores:
                         engine.rollback()
                     raise
         staged = Staged(dv, table_ref(engine.name, schema, table), None, rows, columns)
-        value = TableValue(self, key, engine, schema, table)
-        return StagedTable(key, engine, schema, table, target, direct, staged, value, grouped)
+        st = StagedTable(key, engine, schema, table, target, direct, staged, value, grouped)
+        if grouped:
+            self._written.setdefault(engine.name, []).append(st)
+        return st
+
+    def describe_written(self) -> None:
+        """Describe the grouped tables written with ``describe=False``, each engine's
+        together (one batch of statements instead of a few per table). When the engine
+        fails, the shared transaction is recovered (:meth:`_recover`) and these tables
+        are marked ``lost``: each is then written again alone, and reports its own error."""
+        for written in list(self._written.values()):
+            todo = [st for st in written if st.staged is None]
+            if not todo:
+                continue
+            e = todo[0].engine
+            try:
+                got = e.data_versions([(st.schema, st.table) for st in todo])
+            except EngineError:
+                self._recover(e)
+                continue
+            for st, (dv, rows, columns) in zip(todo, got, strict=True):
+                ref = table_ref(e.name, st.schema, st.table)
+                st.staged = Staged(dv, ref, None, rows, columns)
 
     # -- publishing ------------------------------------------------------------------------
     def final(self, st: StagedTable) -> Staged:
         """What ``st`` will be once published: its reference names the target table."""
+        assert st.staged is not None
         return replace(st.staged, ref=table_ref(st.engine.name, st.schema, st.target))
 
     def publish(self, st: StagedTable) -> None:
@@ -268,7 +321,7 @@ class TableStores:
 
     def discard(self, st: StagedTable) -> None:
         """Undo an unpublished direct write (its record could not be written)."""
-        if st.grouped:
+        if st.grouped and not st.lost:
             if not any(p.st is st for p in self._groups.get(st.engine.name, ())):
                 self._recover(st.engine)  # the others of its group are written again
         elif st.direct and st.engine.in_transaction:
@@ -279,6 +332,10 @@ class TableStores:
         """Publish grouped ``st`` (recorded as ``publishing``, id ``mid``) with its group."""
         group = self._groups.setdefault(st.engine.name, [])
         group.append(_Pending(st, mid, rec))
+        written = self._written.get(st.engine.name, [])
+        written.remove(st)
+        if written:  # others written in the transaction are not recorded yet
+            return
         opened = self._group_opened.get(st.engine.name, 0.0)
         if len(group) >= GROUP_LIMIT or time.monotonic() - opened >= GROUP_WINDOW_S:
             self.commit_group(st.engine)
@@ -292,6 +349,10 @@ class TableStores:
                 continue
             self._group_opened.pop(e.name, None)
             assert self.catalog is not None
+            if self._written.get(e.name):  # the scheduler records them first
+                raise StoreError(
+                    f"engine {e.name}: tables written but not recorded cannot be committed"
+                )
             self.catalog.commit_pending()  # the records are durable before the tables
             try:
                 with _naming(group[0].st.key if group else "?", e, "publishing its table"):
@@ -313,6 +374,8 @@ class TableStores:
         assert self.catalog is not None
         group = self._groups.pop(engine.name, [])
         self._group_opened.pop(engine.name, None)
+        for st in self._written.pop(engine.name, []):
+            st.lost = True  # not recorded: its step writes it again (see describe_written)
         engine.rollback()
         engine.forget_session()  # schemas and views created inside it are gone
         self.prepared = {k: v for k, v in self.prepared.items() if k[0] != engine.name}
