@@ -147,9 +147,7 @@ class DuckDBEngine(Engine):
             columns = [self._bound_columns(q) for q in names]
         except self._error as e:
             raise EngineError(str(e)) from None
-        return [
-            (version_of(*got[i], cols), got[i][0], cols) for i, cols in enumerate(columns)
-        ]
+        return [(version_of(*got[i], cols), got[i][0], cols) for i, cols in enumerate(columns)]
 
     def _bound_columns(self, qualified: str) -> list[tuple[str, str]]:
         rel = self.conn.sql(f"SELECT * FROM {qualified}")
