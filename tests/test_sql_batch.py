@@ -112,14 +112,18 @@ def test_a_batch_gives_the_versions_of_the_table_by_table_path_for_many_types(tm
             "1::UNION(p INT, q VARCHAR) p, [{'a b': 1}] \"we ird\", NULL z"
         )
         e.run("CREATE TABLE t2 AS SELECT * FROM range(5) r(v)")
-        e.run("CREATE TABLE t3 AS SELECT * FROM t2 WHERE false")  # empty
-        tables = [("main", "t1"), ("main", "t2"), ("main", "t3")]
-        batch = e.data_versions(tables)
+        e.run("CREATE TABLE t3 AS SELECT * FROM t2 WHERE false")  # empty, same column name
+        # a column named like the marks that separate the tables' columns in one bind
+        e.run('CREATE TABLE t4 AS SELECT 1 AS "__assets_core_table_4__", 2 AS v')
+        tables = [("main", "t1"), ("main", "t2"), ("main", "t3"), ("main", "t4")]
+        batch = e.data_versions(tables[:3])
+        with_t4 = e.data_versions(tables)  # its columns are bound table by table
         one = [e.data_version(e.qualify(s, t), s, t) for s, t in tables]
     finally:
         e.close()
-    assert batch == one
-    assert [rows for _, rows, _ in batch] == [1, 5, 0]
+    assert batch == one[:3] and with_t4 == one
+    assert [rows for _, rows, _ in with_t4] == [1, 5, 0, 1]
+    assert with_t4[3][2] == [("__assets_core_table_4__", "INTEGER"), ("v", "INTEGER")]
     assert ("a", "DECIMAL(18,3)") in batch[0][2] and ("f", "ENUM('sad', 'ok')") in batch[0][2]
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 from assets_core.sql.engines import Engine, EngineError, EngineSpec, require, version_of
 
+_MARK = "__assets_core_table_"  # see DuckDBEngine._columns_together
+
 _READERS = {
     ".parquet": "read_parquet",
     ".csv": "read_csv_auto",
@@ -133,25 +135,48 @@ class DuckDBEngine(Engine):
         self, tables: Sequence[tuple[str | None, str]]
     ) -> list[tuple[str, int, list[tuple[str, str]]]]:
         # every statement costs about a millisecond, whatever it does: the rows and
-        # content hashes of all the tables come from one query (one row per table, the
-        # same aggregate as describe_content's); the columns are bound as there
+        # content hashes of all the tables come from one query (the hash of each row,
+        # as describe_content's aggregate takes it, summed per table; an empty table
+        # has no group), and their columns from binding one relation over them all
         if len(tables) < 2:
             return super().data_versions(tables)
         names = [self.qualify(s, t) for s, t in tables]
-        sql = " UNION ALL ".join(
-            f"SELECT {i} AS i, count(*) AS n, sum(hash(t)::HUGEINT) AS h FROM {q} AS t"
-            for i, q in enumerate(names)
+        each = " UNION ALL ".join(
+            f"SELECT {i} AS i, hash(t)::HUGEINT AS h FROM {q} AS t" for i, q in enumerate(names)
         )
+        sql = f"SELECT i, count(*) AS n, sum(h) AS h FROM ({each}) AS r GROUP BY i"
         try:
             got = {i: (int(n), int(h or 0)) for i, n, h in self.conn.execute(sql).fetchall()}
-            columns = [self._bound_columns(q) for q in names]
+            columns = self._columns_together(names) or [self._bound_columns(q) for q in names]
         except self._error as e:
             raise EngineError(str(e)) from None
-        return [(version_of(*got[i], cols), got[i][0], cols) for i, cols in enumerate(columns)]
+        out = []
+        for i, cols in enumerate(columns):
+            rows, content = got.get(i, (0, 0))
+            out.append((version_of(rows, content, cols), rows, cols))
+        return out
 
     def _bound_columns(self, qualified: str) -> list[tuple[str, str]]:
         rel = self.conn.sql(f"SELECT * FROM {qualified}")
         return [(c, str(ty)) for c, ty in zip(rel.columns, rel.types, strict=True)]
+
+    def _columns_together(self, names: list[str]) -> list[list[tuple[str, str]]] | None:
+        """The columns of each table, from binding ``SELECT NULL AS <mark 0>, t0.*, NULL
+        AS <mark 1>, t1.* ...`` over empty subqueries; None when a column's name could
+        be taken for a mark (the caller then binds the tables one by one)."""
+        marks = [f"{_MARK}{i}__" for i in range(len(names))]
+        select = ", ".join(f'NULL AS "{m}", "t{i}".*' for i, m in enumerate(marks))
+        sources = ", ".join(f'(SELECT * FROM {q} LIMIT 0) AS "t{i}"' for i, q in enumerate(names))
+        rel = self.conn.sql(f"SELECT {select} FROM {sources}")
+        out: list[list[tuple[str, str]]] = []
+        for name, ty in zip(rel.columns, rel.types, strict=True):
+            if len(out) < len(marks) and name == marks[len(out)]:
+                out.append([])
+            elif name.startswith(_MARK) or not out:
+                return None
+            else:
+                out[-1].append((name, str(ty)))
+        return out if len(out) == len(names) else None
 
     def content_version(self, qualified: str, schema: str | None, table: str) -> tuple[int, Any]:
         rows, content, _ = self.describe_content(qualified, schema, table)
