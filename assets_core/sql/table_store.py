@@ -15,7 +15,10 @@ Write, audit, publish for tables:
 
 An asset without checks has nothing to audit: its new table replaces the
 published one inside the transaction that wrote it (``CREATE OR REPLACE TABLE
-... AS``), left open until its record is written.
+... AS``), left open until its record is written. On an engine that shares that
+transaction among tables (DuckDB), the tables written while nothing else is ready
+are described together afterwards (:meth:`TableStores.describe_written`): one
+batch of statements instead of a few per table.
 
 Publication spans two databases, so the executor records the version as
 ``publishing`` before the engine commits, and settles the record after; a run
@@ -332,8 +335,8 @@ class TableStores:
         """Publish grouped ``st`` (recorded as ``publishing``, id ``mid``) with its group."""
         group = self._groups.setdefault(st.engine.name, [])
         group.append(_Pending(st, mid, rec))
-        written = self._written.get(st.engine.name, [])
-        written.remove(st)
+        written = [w for w in self._written.get(st.engine.name, ()) if w is not st]
+        self._written[st.engine.name] = written
         if written:  # others written in the transaction are not recorded yet
             return
         opened = self._group_opened.get(st.engine.name, 0.0)
