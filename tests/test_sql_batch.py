@@ -184,3 +184,27 @@ def test_a_failing_asset_in_the_middle_of_a_batch_fails_alone_and_its_siblings_p
     assert {k: state[k].data_version for k in ("a_ok", "c_ok", "d")} == alone(
         root, ["a_ok", "c_ok", "d"]
     )
+
+
+def test_a_column_named_t_does_not_hide_the_other_columns_from_the_data_version(
+    make_project, run, write_file
+):
+    """``hash(t)`` over ``... AS t`` hashes the whole row, unless a column is named t:
+    the row is then hashed under another alias, alone and in a batch."""
+    files = {
+        "models/a.sql": "SELECT 1 AS t, 2 AS v",
+        "models/b.sql": "SELECT 1 AS T, 2 AS v",
+        "models/a2.sql": "SELECT v FROM a",
+    }
+    root = make_project(files, modules=[], extra_toml=TOML)
+    first, _ = run(root)
+    write_file(root / "models/a.sql", "SELECT 1 AS t, 3 AS v")  # described alone
+    second, _ = run(root)
+    assert second["a"].changed and second["a"].data_version != first["a"].data_version
+    assert second["a2"].status == "success" and query(root, "SELECT v FROM a2") == [(3,)]
+    write_file(root / "models/a.sql", "SELECT 1 AS t, 4 AS v")
+    write_file(root / "models/b.sql", "SELECT 1 AS T, 4 AS v")  # a and b: one batch
+    third, state = run(root)
+    assert third["a"].changed and third["b"].changed
+    assert third["a2"].status == "success" and query(root, "SELECT v FROM a2") == [(4,)]
+    assert {k: state[k].data_version for k in ("a", "b")} == alone(root, ["a", "b"])

@@ -174,3 +174,16 @@ def test_a_postgresql_error_names_the_asset_and_the_database_message(pg_project,
     assert "asset bi/broken failed on engine warehouse while running its query" in error
     assert "division by zero" in error
     assert steps["bi/revenue"]["status"] == "success"
+
+
+def test_a_column_named_t_does_not_hide_the_other_columns_from_the_data_version(
+    pg_project, run, write_file
+):
+    root, url = pg_project
+    sql = "-- asset: engine=warehouse, dialect=postgres\nSELECT 1 AS t, {} AS v\n"
+    write_file(root / "models/bi/with_t.sql", sql.format(2))
+    first = run(root, "bi/with_t")["bi/with_t"]
+    write_file(root / "models/bi/with_t.sql", sql.format(3))
+    second = run(root, "bi/with_t")["bi/with_t"]
+    assert second.status == "success" and second.changed
+    assert second.data_version != first.data_version

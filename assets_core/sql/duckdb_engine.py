@@ -11,9 +11,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from assets_core.sql.engines import Engine, EngineError, EngineSpec, require, version_of
+from assets_core.sql.engines import (
+    Engine,
+    EngineError,
+    EngineSpec,
+    require,
+    row_alias,
+    version_of,
+)
 
 _MARK = "__assets_core_table_"  # see DuckDBEngine._columns_together
+
 
 _READERS = {
     ".parquet": "read_parquet",
@@ -123,10 +131,11 @@ class DuckDBEngine(Engine):
         # the aggregate gives rows and the sum of row hashes (order does not matter,
         # duplicates count); the columns and their types come from binding a relation
         # over the table, which plans it without running anything
-        sql = f"SELECT count(*) AS n, sum(hash(t)::HUGEINT) AS h FROM {qualified} AS t"
         try:
-            row = self.conn.execute(sql).fetchall()[0]
             columns = self._bound_columns(qualified)
+            t = row_alias(columns)
+            sql = f"SELECT count(*) AS n, sum(hash({t})::HUGEINT) AS h FROM {qualified} AS {t}"
+            row = self.conn.execute(sql).fetchall()[0]
         except self._error as e:
             raise EngineError(str(e)) from None
         return int(row[0]), int(row[1] or 0), columns
@@ -141,13 +150,14 @@ class DuckDBEngine(Engine):
         if len(tables) < 2:
             return super().data_versions(tables)
         names = [self.qualify(s, t) for s, t in tables]
-        each = " UNION ALL ".join(
-            f"SELECT {i} AS i, hash(t)::HUGEINT AS h FROM {q} AS t" for i, q in enumerate(names)
-        )
-        sql = f"SELECT i, count(*) AS n, sum(h) AS h FROM ({each}) AS r GROUP BY i"
         try:
-            got = {i: (int(n), int(h or 0)) for i, n, h in self.conn.execute(sql).fetchall()}
             columns = self._columns_together(names) or [self._bound_columns(q) for q in names]
+            each = " UNION ALL ".join(
+                f"SELECT {i} AS i, hash({t})::HUGEINT AS h FROM {q} AS {t}"
+                for i, (q, t) in enumerate(zip(names, map(row_alias, columns), strict=True))
+            )
+            sql = f"SELECT i, count(*) AS n, sum(h) AS h FROM ({each}) AS r GROUP BY i"
+            got = {i: (int(n), int(h or 0)) for i, n, h in self.conn.execute(sql).fetchall()}
         except self._error as e:
             raise EngineError(str(e)) from None
         out = []

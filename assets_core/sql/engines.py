@@ -270,6 +270,18 @@ def version_of(rows: int, content: Any, columns: list[tuple[str, str]]) -> str:
     return digest(f"table|{columns!r}|{rows}|{content}")
 
 
+def row_alias(columns: list[tuple[str, str]]) -> str:
+    """The table alias that names a whole row in ``hash(<alias>)``: ``t``, unless a
+    column is named so (the column would then be hashed alone); the hash of a row does
+    not depend on the alias's name."""
+    taken = {c.lower() for c, _ in columns}
+    alias, n = "t", 0
+    while alias in taken:
+        n += 1
+        alias = f"t_row{n}"
+    return alias
+
+
 def open_engine(spec: EngineSpec) -> Engine:
     if spec.is_duckdb:
         from assets_core.sql.duckdb_engine import DuckDBEngine

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from assets_core.sql.engines import Engine, EngineError, EngineSpec, require
+from assets_core.sql.engines import Engine, EngineError, EngineSpec, require, row_alias
 
 
 class SqlAlchemyEngine(Engine):
@@ -107,12 +107,21 @@ class SqlAlchemyEngine(Engine):
     def table_exists(self, schema: str | None, table: str) -> bool:
         return bool(self._sa.inspect(self.conn).has_table(table, schema=schema))
 
+    def describe_content(
+        self, qualified: str, schema: str | None, table: str
+    ) -> tuple[int, Any, list[tuple[str, str]]]:
+        columns = self.columns(schema, table)
+        return (*self._content(qualified, row_alias(columns)), columns)
+
     def content_version(self, qualified: str, schema: str | None, table: str) -> tuple[int, Any]:
+        return self._content(qualified, row_alias(self.columns(schema, table)))
+
+    def _content(self, qualified: str, t: str) -> tuple[int, Any]:
         if self.backend == "postgresql":
             # 60 bits of each row's md5, summed as numeric: order-independent, no overflow
             n, h = self.run(
-                "SELECT count(*), COALESCE(sum(('x' || substr(md5(t::text), 1, 15))"
-                f"::bit(60)::bigint), 0) FROM {qualified} AS t"
+                f"SELECT count(*), COALESCE(sum(('x' || substr(md5({t}::text), 1, 15))"
+                f"::bit(60)::bigint), 0) FROM {qualified} AS {t}"
             )[0]
             return int(n), int(h)
         total, rows = 0, 0
