@@ -61,7 +61,7 @@ def pool_limits(project: Any) -> dict[str, int]:
 
 
 class Scheduler:
-    """Runs the steps of one run (a ``_Run`` of assets_core.executor) on a backend."""
+    """Runs the steps of one run (an ``executors.run.Run``) on a backend."""
 
     def __init__(
         self,
