@@ -11,7 +11,8 @@ same transaction. Every other dialect takes the plain SQLAlchemy path.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+import operator
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
@@ -40,7 +41,7 @@ MATERIALIZATION_COLS = tuple(c.name for c in t.materializations.c if c.name != "
 class _Compiled:
     """One statement as the driver's SQL text, with its parameters in driver order."""
 
-    __slots__ = ("sql", "order")
+    __slots__ = ("sql", "order", "args")
 
     def __init__(self, stmt: Any, dialect: Any, keys: Sequence[str] | None = None) -> None:
         compiled = stmt.compile(dialect=dialect, column_keys=list(keys) if keys else None)
@@ -49,12 +50,36 @@ class _Compiled:
         self.order: tuple[str, ...] | None = (
             tuple(compiled.positiontup) if compiled.positiontup else None
         )
+        self.args: Callable[[Mapping[str, Any]], Any] = (
+            dict if self.order is None else _getter(self.order)
+        )
 
     def run(self, conn: Any, params: Mapping[str, Any]) -> Any:
-        cur = conn.connection.cursor()
-        args = tuple(params[k] for k in self.order) if self.order is not None else dict(params)
-        cur.execute(self.sql, args)
+        """Execute on the connection's own cursor (see :func:`_cursor`); returns it."""
+        cur = _cursor(conn)
+        cur.execute(self.sql, self.args(params))
         return cur
+
+
+def _getter(order: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """The values of ``order`` from a mapping, as a tuple, in C."""
+    if len(order) == 1:
+        return lambda params: (params[order[0]],)
+    return operator.itemgetter(*order)
+
+
+_CURSOR = "assets_core.record_cursor"
+
+
+def _cursor(conn: Any) -> Any:
+    """One driver cursor per database connection, kept in its SQLAlchemy ``info`` and
+    reused by every record statement (a run writes four per asset): not one made and
+    closed through the pool's wrapper each time. Never closed by its users."""
+    dbapi = conn.connection.dbapi_connection
+    got = conn.info.get(_CURSOR)
+    if got is None or got[0] is not dbapi:
+        got = conn.info[_CURSOR] = (dbapi, dbapi.cursor())
+    return got[1]
 
 
 _FAST = ("sqlite", "postgresql")  # the dialects whose driver is used directly
@@ -78,11 +103,7 @@ def execute_many(conn: Any, name: str, build: Any, rows: Sequence[Mapping[str, A
     compiled = _MANY.get((name, dialect.name))
     if compiled is None:
         compiled = _MANY[(name, dialect.name)] = _Compiled(build(), dialect, list(rows[0]))
-    order = compiled.order
-    args = [tuple(r[k] for k in order) for r in rows] if order is not None else list(rows)
-    cur = conn.connection.cursor()
-    cur.executemany(compiled.sql, args)
-    cur.close()
+    _cursor(conn).executemany(compiled.sql, list(map(compiled.args, rows)))
 
 
 _MARKS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
@@ -182,13 +203,12 @@ class RecordStatements:
             return conn.execute(insert(t.materializations), dict(values)).inserted_primary_key[0]
         cur = self._mat.run(conn, values)
         mid = cur.fetchone()[0] if self.returning else cur.lastrowid
-        cur.close()
         return int(mid)
 
     def put_blob(self, conn: Any, data_version: str | None, body: bytes) -> None:
         row = {"data_version": data_version, "body": body}
         if self.fast:
-            self._blob.run(conn, row).close()
+            self._blob.run(conn, row)
             return
         have = select(t.blobs.c.data_version).where(t.blobs.c.data_version == data_version)
         if conn.execute(have).first() is None:
@@ -198,7 +218,7 @@ class RecordStatements:
         """Set the ``PUBLISH_COLS`` (``published``) or ``ATTEMPT_COLS`` of ``key``'s state."""
         row = {"key": key, **values}
         if self.fast:
-            (self._publish_state if published else self._attempt_state).run(conn, row).close()
+            (self._publish_state if published else self._attempt_state).run(conn, row)
             return
         cols = PUBLISH_COLS if published else ATTEMPT_COLS
         stmt = update(t.asset_state).where(t.asset_state.c.key == key)
@@ -209,7 +229,7 @@ class RecordStatements:
         """Set the status (and error) of materialization ``mid``."""
         params = {"mid": mid, "new_status": status, "new_error": error}
         if self.fast:
-            self._settle.run(conn, params).close()
+            self._settle.run(conn, params)
             return
         m = t.materializations
         conn.execute(update(m).where(m.c.id == mid).values(status=status, error=error))
@@ -217,6 +237,6 @@ class RecordStatements:
     def release_lease(self, conn: Any, key: str, run_id: str) -> None:
         params = {"key": key, "run_id": run_id}
         if self.fast:
-            self._lease.run(conn, params).close()
+            self._lease.run(conn, params)
             return
         conn.execute(t.leases.delete().where(t.leases.c.key == key, t.leases.c.run_id == run_id))
