@@ -6,12 +6,10 @@ import getpass
 import json
 import os
 import socket
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +36,7 @@ from assets_core.catalog import events as ev
 from assets_core.catalog import migrate
 from assets_core.catalog import observations as obs
 from assets_core.catalog import schema as t
+from assets_core.catalog.group_commit import GroupCommit
 from assets_core.catalog.snapshot import (
     ANY_PUBLISHING_SQL,
     RUNNING_SQL,
@@ -131,7 +130,7 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-class Catalog:
+class Catalog(GroupCommit):
     """A connection to the catalog database."""
 
     def __init__(self, engine: Engine, url: str) -> None:
@@ -140,7 +139,7 @@ class Catalog:
         self.writer = engine.execution_options(assets_write=True)
         self.url = url
         self._record_statements: RecordStatements | None = None
-        self._group: _Group | None = None
+        self._group = None  # see GroupCommit
         self.leases_in_use = False  # set by catalog.leases.Leases
 
     def _statements(self) -> RecordStatements:
@@ -148,72 +147,6 @@ class Catalog:
         if self._record_statements is None:
             self._record_statements = RecordStatements(self.engine.dialect)
         return self._record_statements
-
-    @contextmanager
-    def group_commit(
-        self, window_s: float = 0.02, before_commit: Callable[[], None] | None = None
-    ) -> Iterator[None]:
-        """Within this block, records share transactions of at most ``window_s`` seconds.
-
-        Each transaction is still short and atomic, and is committed at the latest
-        ``window_s`` after it opened (by a timer when the run is busy in user code), so
-        other readers see progress promptly. A crash loses at most the records of the
-        last window, whose values were staged but never published. ``before_commit``
-        is called before each commit (the run waits there for its values' fsyncs).
-        """
-        conn = self.writer.connect()
-        group = _Group(conn, window_s, before_commit)
-        self._group = group
-        flusher = threading.Thread(
-            target=group.run_flusher, name="assets-group-commit", daemon=True
-        )
-        flusher.start()
-        try:
-            yield
-        finally:
-            self._group = None
-            group.stop.set()
-            flusher.join()
-            with group.lock:
-                try:
-                    if conn.in_transaction():
-                        group.commit()
-                finally:
-                    conn.close()
-
-    @property
-    def grouped(self) -> bool:
-        """Are records held in a :meth:`group_commit` transaction now?"""
-        return self._group is not None
-
-    def commit_pending(self) -> None:
-        """Commit the records a :meth:`group_commit` block holds, so other readers see them."""
-        group = self._group
-        if group is not None:
-            group.flush()  # under the group's lock: its timer may be committing too
-
-    @contextmanager
-    def _transaction(self) -> Iterator[Any]:
-        group = self._group
-        if group is None:
-            with self.writer.begin() as conn:
-                yield conn
-            return
-        with group.lock:
-            if group.failed is not None:
-                raise group.failed
-            conn = group.conn
-            if not conn.in_transaction():
-                conn.begin()
-                group.opened = time.perf_counter()
-            try:
-                yield conn
-            except BaseException:
-                conn.rollback()
-                raise
-            # with before_commit (a wait), the flusher commits, so that records go on meanwhile
-            if group.before_commit is None and time.perf_counter() - group.opened >= group.window_s:
-                group.commit()
 
     # -- opening ------------------------------------------------------------------------
     @classmethod
@@ -670,63 +603,6 @@ def _counts(conn: Any, run_id: str) -> dict[str, int]:
         "skipped": counts.get("skipped", 0),
         "failed": counts.get("failed", 0),
     }
-
-
-@dataclass(slots=True)
-class _Group:
-    conn: Any
-    window_s: float
-    before_commit: Callable[[], None] | None = None
-    opened: float = 0.0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    stop: threading.Event = field(default_factory=threading.Event)
-    failed: BaseException | None = None  # before_commit raised: the records were dropped
-
-    def commit(self) -> None:
-        """Commit the open transaction (the caller holds the lock).
-
-        When ``before_commit`` fails (a value could not be fsynced), the transaction is
-        rolled back, as a crash would have left it, and the next record raises.
-        """
-        if self.before_commit is not None:
-            try:
-                self.before_commit()
-            except BaseException as e:
-                self.conn.rollback()
-                self.failed = e
-                raise
-        self.conn.commit()
-
-    def flush(self) -> None:
-        """Commit the open transaction (also from the flusher, while user code runs)."""
-        with self.lock:
-            if self.conn.in_transaction() and not self.conn.closed:
-                self.commit()
-
-    def run_flusher(self) -> None:
-        """One thread per group: commit any transaction open for longer than the window."""
-        while not self.stop.wait(self.window_s / 2):
-            with self.lock:
-                due = (
-                    self.conn.in_transaction()
-                    and not self.conn.closed
-                    and time.perf_counter() - self.opened >= self.window_s
-                )
-            if not due:
-                continue
-            if self.before_commit is not None:
-                # wait outside the lock, so that records go on meanwhile; commit() waits
-                # again, for what was recorded since (usually nothing left by then)
-                try:
-                    self.before_commit()
-                except BaseException as e:
-                    with self.lock:
-                        self.conn.rollback()
-                        self.failed = e
-                    return
-            with self.lock:
-                if self.conn.in_transaction() and not self.conn.closed:
-                    self.commit()
 
 
 def _os_user() -> str:
