@@ -67,6 +67,17 @@ def cat(catalog_url: str) -> Iterator[Any]:
     c.close()
 
 
+def warehouse_rows(project: Path, sql: str) -> list[Any]:
+    """The rows of ``sql`` in a project's default DuckDB warehouse, opened read-only."""
+    import duckdb
+
+    conn = duckdb.connect(str(project / ".assets" / "warehouse.duckdb"), read_only=True)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
 def start_run(cat: Any, planned: int = 1, definitions: dict[str, Any] | None = None) -> str:
     """A run recorded in ``cat``, as ``assets materialize`` starts one."""
     return cat.start_run(

@@ -4,8 +4,8 @@ and per-asset errors of the table-by-table path."""
 
 from __future__ import annotations
 
-import duckdb
 import pytest
+from conftest import warehouse_rows
 
 from assets_core.executor import execute, make_plan, open_catalog
 from assets_core.sql import table_store
@@ -58,14 +58,6 @@ def run(load_project):
     return go
 
 
-def query(root, sql):
-    conn = duckdb.connect(str(root / ".assets" / "warehouse.duckdb"), read_only=True)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
-
-
 def alone(root, keys):
     """The data version of each table computed table by table, as before batches."""
     spec = EngineSpec("duckdb", f"duckdb:///{root / '.assets' / 'warehouse.duckdb'}", "duckdb")
@@ -96,7 +88,7 @@ def test_the_tables_of_a_layer_are_described_in_one_batch_with_their_usual_versi
     # roots first, then the layer reading them: no table is described alone
     assert engine.described == ["batch:3", "batch:3"]
     assert {k: state[k].data_version for k in "abcdef"} == alone(root, "abcdef")
-    assert query(root, "SELECT v FROM e") == [(5,)]
+    assert warehouse_rows(root, "SELECT v FROM e") == [(5,)]
 
 
 def test_a_batch_gives_the_versions_of_the_table_by_table_path_for_many_types(tmp_path):
@@ -153,7 +145,7 @@ def test_early_cutoff_holds_through_a_batch(make_project, run, counting, write_f
     assert not results["a"].changed and not results["b"].changed and results["c"].changed
     assert (results["a2"].status, results["a2"].reason) == ("skipped", "unchanged_upstream")
     assert (results["b2"].status, results["b2"].reason) == ("skipped", "unchanged_upstream")
-    assert query(root, "SELECT v FROM c2") == [(30,)]
+    assert warehouse_rows(root, "SELECT v FROM c2") == [(30,)]
     after = alone(root, ["a2", "b2", "c2"])
     assert after["a2"] == before["a2"] and after["c2"] != before["c2"]
     assert state["c2"].data_version == after["c2"]
@@ -178,7 +170,7 @@ def test_a_failing_asset_in_the_middle_of_a_batch_fails_alone_and_its_siblings_p
         ("a_ok", "c_ok", "d"), "success"
     )
     assert (results["e"].status, results["e"].reason) == ("skipped", "upstream_failed: b_broken")
-    assert query(root, "SELECT v FROM d") == [(4,)]
+    assert warehouse_rows(root, "SELECT v FROM d") == [(4,)]
     assert all(state[k].published for k in ("a_ok", "c_ok", "d"))
     assert "b_broken" not in state or not state["b_broken"].published
     assert {k: state[k].data_version for k in ("a_ok", "c_ok", "d")} == alone(
@@ -201,10 +193,10 @@ def test_a_column_named_t_does_not_hide_the_other_columns_from_the_data_version(
     write_file(root / "models/a.sql", "SELECT 1 AS t, 3 AS v")  # described alone
     second, _ = run(root)
     assert second["a"].changed and second["a"].data_version != first["a"].data_version
-    assert second["a2"].status == "success" and query(root, "SELECT v FROM a2") == [(3,)]
+    assert second["a2"].status == "success" and warehouse_rows(root, "SELECT v FROM a2") == [(3,)]
     write_file(root / "models/a.sql", "SELECT 1 AS t, 4 AS v")
     write_file(root / "models/b.sql", "SELECT 1 AS T, 4 AS v")  # a and b: one batch
     third, state = run(root)
     assert third["a"].changed and third["b"].changed
-    assert third["a2"].status == "success" and query(root, "SELECT v FROM a2") == [(4,)]
+    assert third["a2"].status == "success" and warehouse_rows(root, "SELECT v FROM a2") == [(4,)]
     assert {k: state[k].data_version for k in ("a", "b")} == alone(root, ["a", "b"])

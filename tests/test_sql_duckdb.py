@@ -8,9 +8,8 @@ import subprocess
 import sys
 import time
 
-import duckdb
 import pytest
-from conftest import cli_env
+from conftest import cli_env, warehouse_rows
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -85,14 +84,6 @@ def run(load_project):
     return go
 
 
-def query(root, sql):
-    conn = duckdb.connect(str(root / ".assets" / "warehouse.duckdb"), read_only=True)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
-
-
 def test_sql_reads_python_frames_and_python_reads_sql_tables(bi, run):
     results = run(bi)
     assert {k: r.status for k, r in results.items()} == {
@@ -102,17 +93,17 @@ def test_sql_reads_python_frames_and_python_reads_sql_tables(bi, run):
         "bi/big_days": "success",
         "bi/report": "success",
     }
-    assert sorted(query(bi, "SELECT * FROM bi.revenue")) == [
+    assert sorted(warehouse_rows(bi, "SELECT * FROM bi.revenue")) == [
         ("2024-01-01", 15.0, 1),
         ("2024-01-02", 27.5, 1),
         ("2024-01-03", 40.0, 1),
     ]
-    assert query(bi, "SELECT * FROM bi.big_days ORDER BY day") == [
+    assert warehouse_rows(bi, "SELECT * FROM bi.big_days ORDER BY day") == [
         ("2024-01-02",),
         ("2024-01-03",),
     ]
     # Python assets reach SQL as views over their parquet files, named like their keys
-    kinds = dict(query(bi, "SELECT table_name, table_type FROM information_schema.tables"))
+    kinds = dict(warehouse_rows(bi, "SELECT table_name, table_type FROM information_schema.tables"))
     assert kinds["orders"] == "VIEW" and kinds["revenue"] == "BASE TABLE"
     assert "revenue__staging" not in kinds
 
@@ -149,7 +140,10 @@ def test_a_semantic_edit_rebuilds_the_asset_and_its_downstream(bi, run, write_fi
         "bi/big_days",
         "bi/report",
     }
-    assert sorted(query(bi, "SELECT day FROM bi.revenue")) == [("2024-01-02",), ("2024-01-03",)]
+    assert sorted(warehouse_rows(bi, "SELECT day FROM bi.revenue")) == [
+        ("2024-01-02",),
+        ("2024-01-03",),
+    ]
 
 
 def test_same_rows_in_another_order_keep_the_data_version_and_cut_off_downstream(
@@ -173,7 +167,7 @@ def test_a_failing_blocking_check_keeps_the_published_table_and_quarantines_stag
     bi, run, write_file, run_cli
 ):
     run(bi)
-    published = sorted(query(bi, "SELECT * FROM bi.revenue"))
+    published = sorted(warehouse_rows(bi, "SELECT * FROM bi.revenue"))
     write_file(
         bi / "models/bi/revenue.sql",
         "-- asset: checks=[not_null(day), unique(day), row_count(min=1)]\n"
@@ -185,8 +179,8 @@ def test_a_failing_blocking_check_keeps_the_published_table_and_quarantines_stag
     assert results["bi/revenue"].reason == "not_null(day)"
     assert results["bi/big_days"].status == "skipped"
     assert results["bi/big_days"].reason.startswith("blocked_by_check: bi/revenue")
-    assert sorted(query(bi, "SELECT * FROM bi.revenue")) == published
-    staging = query(bi, "SELECT * FROM bi.revenue__staging WHERE day IS NULL")
+    assert sorted(warehouse_rows(bi, "SELECT * FROM bi.revenue")) == published
+    staging = warehouse_rows(bi, "SELECT * FROM bi.revenue__staging WHERE day IS NULL")
     assert staging == [(None, 1.0, 1)]
     outcome = {o.check.name: o for o in results["bi/revenue"].checks}
     assert outcome["not_null(day)"].result.failing_rows == 1
@@ -196,8 +190,8 @@ def test_a_failing_blocking_check_keeps_the_published_table_and_quarantines_stag
 
     proc = run_cli(bi, "quarantine", "release", "bi/revenue", "--reason", "a test row")
     assert proc.returncode == 0, proc.stderr
-    assert (None, 1.0, 1) in query(bi, "SELECT * FROM bi.revenue")
-    tables = {t for (t,) in query(bi, "SELECT table_name FROM information_schema.tables")}
+    assert (None, 1.0, 1) in warehouse_rows(bi, "SELECT * FROM bi.revenue")
+    tables = {t for (t,) in warehouse_rows(bi, "SELECT table_name FROM information_schema.tables")}
     assert "revenue__staging" not in tables
 
 
@@ -208,10 +202,10 @@ def test_discarding_a_quarantined_table_drops_its_staging_table(bi, run, write_f
         "-- asset: checks=[row_count(max=1)]\n" + REVENUE.replace("> 10", "> 0"),
     )
     assert run(bi)["bi/revenue"].status == "quarantined"
-    assert query(bi, "SELECT sum(orders) FROM bi.revenue__staging") == [(4,)]
+    assert warehouse_rows(bi, "SELECT sum(orders) FROM bi.revenue__staging") == [(4,)]
     proc = run_cli(bi, "quarantine", "discard", "bi/revenue")
     assert proc.returncode == 0, proc.stderr
-    tables = {t for (t,) in query(bi, "SELECT table_name FROM information_schema.tables")}
+    tables = {t for (t,) in warehouse_rows(bi, "SELECT table_name FROM information_schema.tables")}
     assert "revenue__staging" not in tables and "revenue" in tables
 
 
@@ -227,7 +221,7 @@ def test_a_warning_check_publishes_and_records_the_failure(bi, run, write_file):
     (outcome,) = results["bi/revenue"].checks
     assert not outcome.passed and not outcome.blocks
     assert outcome.result.failing_rows == 2
-    assert query(bi, "SELECT count(*) FROM bi.revenue") == [(3,)]
+    assert warehouse_rows(bi, "SELECT count(*) FROM bi.revenue") == [(3,)]
 
 
 def test_a_query_that_fails_in_the_engine_names_the_asset_and_the_database_error(bi, run_cli):
@@ -259,7 +253,9 @@ def test_a_query_in_another_dialect_is_transpiled_for_duckdb(bi, run, write_file
     toml.write_text(toml.read_text().replace('modules = ["defs"]', 'modules = ["defs", "defs2"]'))
     results = run(bi)
     assert results["bi/flags"].status == "success", results["bi/flags"].error
-    rows = sorted(query(bi, "SELECT day, level, CAST(next_day::DATE AS VARCHAR) FROM bi.flags"))
+    rows = sorted(
+        warehouse_rows(bi, "SELECT day, level, CAST(next_day::DATE AS VARCHAR) FROM bi.flags")
+    )
     assert rows[0] == ("2024-01-01", "low", "2024-01-02")
     assert rows[2] == ("2024-01-03", "high", "2024-01-04")
 
@@ -289,9 +285,9 @@ def test_a_python_asset_with_io_duckdb_is_stored_as_a_table(bi, run, write_file)
     results = run(bi)
     assert results["ref/calendar"].status == "success"
     assert results["ref/holidays"].status == "success"
-    kinds = dict(query(bi, "SELECT table_name, table_type FROM information_schema.tables"))
+    kinds = dict(warehouse_rows(bi, "SELECT table_name, table_type FROM information_schema.tables"))
     assert kinds["calendar"] == "BASE TABLE"
-    assert query(bi, "SELECT * FROM bi.open_days") == [("2024-01-02",)]
+    assert warehouse_rows(bi, "SELECT * FROM bi.open_days") == [("2024-01-02",)]
 
 
 def test_sql_reading_a_pickled_python_value_fails_with_the_reason(make_project, run):
@@ -339,7 +335,7 @@ def test_a_failure_in_a_shared_transaction_publishes_the_tables_written_before_i
     steps = {s["key"]: s for s in json.loads(proc.stdout)["steps"]}
     assert "boom" in steps["zz_broken"]["error"]
     assert all(steps[f"ok_{i}"]["status"] == "success" for i in range(4))
-    assert query(root, "SELECT v FROM ok_3") == [(1,)]
+    assert warehouse_rows(root, "SELECT v FROM ok_3") == [(1,)]
     catalog = open_catalog(load_project(root))
     try:
         statuses = {r["key"]: r["status"] for r in catalog.steps(catalog.runs(1)[0]["id"])}
@@ -347,7 +343,7 @@ def test_a_failure_in_a_shared_transaction_publishes_the_tables_written_before_i
     finally:
         catalog.close()
     assert statuses == {**{f"ok_{i}": "success" for i in range(4)}, "zz_broken": "failed"}
-    assert query(root, "SELECT count(*) FROM ok_2") == [(1,)]
+    assert warehouse_rows(root, "SELECT count(*) FROM ok_2") == [(1,)]
     assert state["ok_2"].published and "zz_broken" not in {
         k for k, s in state.items() if s.published
     }
@@ -427,7 +423,7 @@ def test_a_release_that_died_is_settled_from_the_table_by_the_next_command(
     bi, run, write_file, cli_json, catalog_rows, died
 ):
     run(bi)
-    published = sorted(query(bi, "SELECT * FROM bi.revenue"))
+    published = sorted(warehouse_rows(bi, "SELECT * FROM bi.revenue"))
     write_file(
         bi / "models/bi/revenue.sql",
         "-- asset: checks=[not_null(day)]\n" + REVENUE + "UNION ALL SELECT NULL, 1.0, 1\n",
@@ -456,12 +452,12 @@ def test_a_release_that_died_is_settled_from_the_table_by_the_next_command(
         assert statuses[-1] == ("released",)
         assert kinds[-1] == "quarantine_released"
         assert state == [versions[-1]]
-        assert (None, 1.0, 1) in query(bi, "SELECT * FROM bi.revenue")
+        assert (None, 1.0, 1) in warehouse_rows(bi, "SELECT * FROM bi.revenue")
     else:  # nothing was swapped: quarantined again, the previous table still published
         assert statuses[-1] == ("quarantined",)
         assert kinds[-1] == "quarantine_release_interrupted"
         assert state == [versions[0]]
-        assert sorted(query(bi, "SELECT * FROM bi.revenue")) == published
+        assert sorted(warehouse_rows(bi, "SELECT * FROM bi.revenue")) == published
         again = cli_json(bi, "quarantine", "list", "--json")["quarantined"]
         assert [q["key"] for q in again] == ["bi/revenue"]
 
