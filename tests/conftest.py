@@ -24,6 +24,15 @@ from pg_server import new_schema, pg_database, pg_url  # noqa: F401  (PostgreSQL
 
 CLI = (sys.executable, "-m", "assets_core.cli")
 TIMEOUT_S = 120
+# a Python asset raw/spend (a DataFrame) for SQL assets to read: column lineage tests
+RAW_SPEND_DEFS = """
+import pandas as pd
+from assets_core import asset
+
+@asset(key_prefix="raw")
+def spend():
+    return pd.DataFrame({"day": [1, 2], "spend": [3.0, 4.0], "clicks": [5, 6]})
+"""
 
 # Loads published values in a fresh process, the way a reader would.
 _LOAD_PUBLISHED = """

@@ -8,6 +8,8 @@ import os
 import re
 import xml.etree.ElementTree as ET
 
+from conftest import RAW_SPEND_DEFS
+
 from assets_core.lineage import (
     KIND_SHAPES,
     NO_COLUMNS_NOTE,
@@ -114,6 +116,12 @@ def test_svg_and_png_need_dot_and_say_how_to_install_it(make_project, run_cli):
     assert "Traceback" not in proc.stderr + png.stderr
 
 
+def _assert_drawn_as(nodes, expected):
+    """Each node of ``expected`` is filled with its status's colour."""
+    for nid, status in expected.items():
+        assert nodes[nid] == STATUS_COLOURS[status][0], (nid, status)
+
+
 def _svg_nodes(path):
     tree = ET.parse(path)
     out = {}
@@ -143,8 +151,7 @@ def test_svg_has_a_node_per_asset_coloured_by_status(make_project, cli_json, wri
         "bi--broken": "failed",
         "ml--report": "fresh",
     }
-    for nid, status in expected.items():
-        assert nodes[nid] == STATUS_COLOURS[status][0], (nid, status)
+    _assert_drawn_as(nodes, expected)
     # the legend shows each status drawn
     assert {k for k in nodes if k.startswith("legend--")} == {
         "legend--fresh",
@@ -391,8 +398,7 @@ def test_svg_draws_quarantined_never_and_check_nodes_with_their_shapes_and_label
         "amount#positive": "failed",
         "fine#small": "warned",
     }
-    for nid, status in expected.items():
-        assert nodes[nid] == STATUS_COLOURS[status][0], (nid, status)
+    _assert_drawn_as(nodes, expected)
     tree = ET.parse(svg)
     by_id = {g.get("id"): g for g in tree.getroot().iter("{http://www.w3.org/2000/svg}g")}
 
@@ -436,14 +442,7 @@ def test_column_lineage_of_sql_assets_is_drawn_as_tables_of_columns(
 ):
     root = make_project(
         {
-            "defs.py": """
-            import pandas as pd
-            from assets_core import asset
-
-            @asset(key_prefix="raw")
-            def spend():
-                return pd.DataFrame({"day": [1, 2], "spend": [3.0, 4.0], "clicks": [5, 6]})
-            """,
+            "defs.py": RAW_SPEND_DEFS,
             "models/bi/daily.sql": (
                 "SELECT day, SUM(spend) AS spend, SUM(spend) / SUM(clicks) AS cpc\n"
                 "FROM raw.spend GROUP BY day\n"

@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 
 import jsonschema
 import pytest
+from conftest import RAW_SPEND_DEFS
 
 SCHEMA = json.loads(
     (Path(__file__).parent / "fixtures" / "openlineage" / "run_event.schema.json").read_text()
@@ -217,14 +218,7 @@ def test_column_lineage_facet_is_sent_live_and_exported_for_sql_assets(
     port = receiver.server_address[1]
     root = make_project(
         {
-            "defs.py": """
-            import pandas as pd
-            from assets_core import asset
-
-            @asset(key_prefix="raw")
-            def spend():
-                return pd.DataFrame({"day": [1, 2], "spend": [3.0, 4.0], "clicks": [5, 6]})
-            """,
+            "defs.py": RAW_SPEND_DEFS,
             "models/bi/daily.sql": (
                 "SELECT day, SUM(spend) / SUM(clicks) AS cpc FROM raw.spend GROUP BY day\n"
             ),
