@@ -52,7 +52,7 @@ from assets_core.catalog.state import (
     fetch_state,
     state_from_rows,
 )
-from assets_core.catalog.statements import RecordStatements
+from assets_core.catalog.statements import RecordStatements, rows_keyed
 from assets_core.errors import CatalogError
 
 _READ_ALL_OVER = 200  # keys asked at once above which asset_states reads the whole table
@@ -247,12 +247,7 @@ class Catalog(GroupCommit):
         with self.engine.connect() as conn:
             if len(ks) > _READ_ALL_OVER and conn.dialect.name in ("sqlite", "postgresql"):
                 # many keys (a run's every step): one plain read of the table, as state()
-                cur = conn.connection.cursor()
-                cur.execute(STATE_SQL)
-                wanted = set(ks)
-                out = {r[0]: AssetState._make(r) for r in cur.fetchall() if r[0] in wanted}
-                cur.close()
-                return out
+                return {r[0]: AssetState._make(r) for r in rows_keyed(conn, STATE_SQL, ks)}
             for i in range(0, len(ks), 500):
                 q = self._state_query().where(t.asset_state.c.key.in_(ks[i : i + 500]))
                 out.update((r[0], AssetState._make(r)) for r in conn.execute(q))

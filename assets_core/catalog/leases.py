@@ -38,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from assets_core.catalog import schema as t
 from assets_core.catalog.catalog import Catalog
 from assets_core.catalog.snapshot import died_here
-from assets_core.catalog.statements import execute_many
+from assets_core.catalog.statements import execute_many, rows_keyed
 
 DEFAULT_TTL_S = 60.0
 _L = t.leases
@@ -161,12 +161,7 @@ class Leases:
         if self._dialect == "sqlite" and len(keys) > _READ_ALL_OVER:
             # the table holds only what live runs are working on: reading it whole is
             # cheaper than binding hundreds of keys
-            cur = conn.connection.cursor()
-            cur.execute(_ALL_LEASES)
-            wanted = set(keys)
-            got = {r[0]: Holder(*r) for r in cur.fetchall() if r[0] in wanted}
-            cur.close()
-            return got
+            return {r[0]: Holder(*r) for r in rows_keyed(conn, _ALL_LEASES, keys)}
         q = select(_L).where(_L.c.key.in_(keys))
         if self._dialect == "postgresql":
             q = q.with_for_update()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
@@ -120,12 +120,9 @@ def rows_with(
     if mark is None:
         from sqlalchemy import text
 
+        q = text(f"{head} WHERE {column} IN :keys").bindparams(bindparam("keys", expanding=True))
         for i in range(0, len(keys), chunk):
-            part = list(keys[i : i + chunk])
-            q = text(f"{head} WHERE {column} IN :keys").bindparams(
-                bindparam("keys", expanding=True)
-            )
-            out.extend(conn.execute(q, {"keys": part}).all())
+            out.extend(conn.execute(q, {"keys": list(keys[i : i + chunk])}).all())
         return out
     cur = conn.connection.cursor()
     for i in range(0, len(keys), chunk):
@@ -134,6 +131,18 @@ def rows_with(
         out.extend(cur.fetchall())
     cur.close()
     return out
+
+
+def rows_keyed(conn: Any, sql: str, keys: Iterable[Any]) -> list[Any]:
+    """The rows of the plain SQL ``sql`` (a whole table) whose first column is in
+    ``keys``: for many keys of a table, one read is cheaper than binding them all."""
+    cur = conn.connection.cursor()
+    try:
+        cur.execute(sql)
+        wanted = set(keys)
+        return [r for r in cur.fetchall() if r[0] in wanted]
+    finally:
+        cur.close()
 
 
 class RecordStatements:
