@@ -9,7 +9,8 @@ import pytest
 
 
 @pytest.mark.parametrize(
-    "module", ["assets_core", "assets_core.definitions", "assets_core.selection"]
+    "module",
+    ["assets_core", "assets_core.definitions", "assets_core.selection", "assets_core.sql.parse"],
 )
 def test_module_doctests_pass(module: str) -> None:
     mod = importlib.import_module(module)

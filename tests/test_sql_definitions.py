@@ -295,6 +295,28 @@ def test_unchanged_sql_files_load_from_the_cache_without_sqlglot(make_project, t
     assert second.stdout.strip() == "('bi/customer_journey',) False"
 
 
+def test_the_parse_cache_is_kept_per_sqlglot_version(tmp_path, monkeypatch):
+    import importlib.machinery
+    import importlib.util
+
+    from assets_core.sql import loader
+
+    path = tmp_path / "cache.pickle"
+    loader._write_cache(path, {"models/a.sql": "an entry"})
+    assert loader._read_cache(path) == {"models/a.sql": "an entry"}
+    # another sqlglot installed: its _version.py differs, the parses are not reused
+    other = tmp_path / "site" / "sqlglot"
+    other.mkdir(parents=True)
+    (other / "__init__.py").write_text("")
+    (other / "_version.py").write_text("__version__ = version = '0.0.1'\n")
+    spec = importlib.machinery.ModuleSpec("sqlglot", None, origin=str(other / "__init__.py"))
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: spec if name == "sqlglot" else real(name, *a)
+    )
+    assert loader._read_cache(path) == {}
+
+
 def test_a_comment_or_layout_edit_reuses_the_parse_without_sqlglot(make_project, tmp_path):
     root = project(
         make_project, {"models/bi/a.sql": "SELECT day, 1+2 AS n FROM bi.customer_journey"}

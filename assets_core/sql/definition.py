@@ -30,6 +30,10 @@ DEFAULT_ENGINE = "duckdb"
 if TYPE_CHECKING:
     from assets_core.code_version import CodeVersion
 
+# what parsing a query yields (tables, their positions or None, fingerprint, sources);
+# the .sql loader caches it per file content
+Parsed = tuple[tuple[str, ...], tuple[tuple[int, int], ...] | None, str, int | None]
+
 HEADER_KEYS = (
     "group",
     "tags",
@@ -60,6 +64,8 @@ class SqlAssetDef:
     # None when a cached parse was reused after a comment or layout edit (see position_of)
     table_positions: tuple[tuple[int, int], ...] | None = field(repr=False, compare=False)
     fingerprint: str
+    # row sources the query reads, None when it makes rows itself (parse.read_sources)
+    sources: int | None = field(default=None, compare=False)
     params: tuple[str, ...] = ()
     ins: Mapping[str, str] = field(default_factory=dict)
     deps: tuple[str, ...] = ()
@@ -161,12 +167,12 @@ def build(
     header: Mapping[str, Any],
     deps: Iterable[Any] | None = None,
     metadata: Mapping[str, Any] | None = None,
-    parsed: tuple[tuple[str, ...], tuple[tuple[int, int], ...] | None, str] | None = None,
+    parsed: Parsed | None = None,
 ) -> SqlAssetDef:
     """A :class:`SqlAssetDef` from its query and header values.
 
-    ``parsed`` (tables, their positions, fingerprint) skips parsing when a cache
-    already holds the result for this exact file content.
+    ``parsed`` (tables, their positions, fingerprint, sources) skips parsing when a
+    cache already holds the result for this exact file content.
     """
     where = str(location)
     validate_key(key, location=where)
@@ -192,8 +198,9 @@ def build(
             tuple(t.text for t in q.tables),
             tuple((t.line, t.col) for t in q.tables),
             q.fingerprint,
+            q.sources,
         )
-    tables, positions, fp = parsed
+    tables, positions, fp, sources = parsed
     return SqlAssetDef(
         key=key,
         sql=sql,
@@ -202,6 +209,7 @@ def build(
         tables=tables,
         table_positions=positions,
         fingerprint=fp,
+        sources=sources,
         deps=tuple(_dep_key(d, key, where) for d in (deps or ())),
         group=header.get("group") or _default_group(key),
         tags=_tags(header.get("tags"), where),

@@ -202,7 +202,17 @@ class Engine:
     def ensure_schema(self, schema: str | None) -> None:
         raise NotImplementedError
 
-    def create_table_as(self, qualified: str, select_sql: str) -> None:
+    def create_table_as(
+        self,
+        qualified: str,
+        select_sql: str,
+        *,
+        inputs: Sequence[str] = (),
+        sources: int | None = None,
+    ) -> None:
+        """Create (or replace) ``qualified`` from a SELECT. ``inputs`` (the qualified
+        tables it reads) and ``sources`` (how many row sources it reads, None when it
+        makes rows itself) bound its size; an engine may plan with them."""
         raise NotImplementedError
 
     def rename(self, schema: str | None, table: str, new_name: str) -> None:

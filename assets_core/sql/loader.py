@@ -27,7 +27,8 @@ from assets_core.sql.engines import engine_specs, unknown_engine
 from assets_core.sql.lexical import layout_free_key
 
 CACHE_NAME = "sql_assets.pickle"
-_CACHE_FORMAT = 2  # entries: (content digest, (tables, positions, fingerprint), layout key)
+# entries: (content digest, (tables, positions, fingerprint, sources), layout key)
+_CACHE_FORMAT = 3
 
 
 def load_sql(config: Any, defs: Sequence[Any]) -> list[Any]:
@@ -88,10 +89,10 @@ def sql_files(root: Path, sql_paths: Any, state_dir: Path) -> list[SqlAssetDef]:
             layout = layout_free_key(text, split_header(text)[0])
             parsed = None
             if hit is not None and layout is not None and hit[2] == layout:
-                tables, _, fingerprint = hit[1]
-                parsed = (tables, None, fingerprint)  # where the tables are: parsed on demand
+                tables, _, fingerprint, sources = hit[1]
+                parsed = (tables, None, fingerprint, sources)  # positions: parsed on demand
         d = _from_file(key, text, path, rel, parsed)
-        fresh[rel] = (stamp, (d.tables, d.table_positions, d.fingerprint), layout)
+        fresh[rel] = (stamp, (d.tables, d.table_positions, d.fingerprint, d.sources), layout)
         out.append(d)
     if fresh != cache:
         _write_cache(cache_path, fresh)
@@ -211,10 +212,21 @@ def _write_cache(path: Path, entries: dict[str, Any]) -> None:
 
 
 def _cache_stamp() -> str:
-    """Parses depend on sqlglot's version: a new sqlglot parses everything again."""
-    from importlib.metadata import PackageNotFoundError, version
+    """Parses depend on sqlglot's version: a new sqlglot parses everything again.
 
-    try:
-        return f"{_CACHE_FORMAT}:{version('sqlglot')}"
-    except PackageNotFoundError:
+    The version is read from sqlglot's ``_version.py`` (its ``__init__.py``'s size and
+    time when that is missing), found without importing sqlglot or reading the
+    installed distributions (``importlib.metadata`` costs tens of milliseconds).
+    """
+    from importlib.util import find_spec
+
+    spec = find_spec("sqlglot")
+    if spec is None or spec.origin is None:
         return f"{_CACHE_FORMAT}:none"
+    folder = os.path.dirname(spec.origin)
+    try:
+        with open(os.path.join(folder, "_version.py"), "rb") as f:
+            return f"{_CACHE_FORMAT}:{digest(f.read())}"
+    except OSError:
+        st = os.stat(spec.origin)
+        return f"{_CACHE_FORMAT}:{st.st_size}:{st.st_mtime_ns}"

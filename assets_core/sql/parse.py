@@ -64,6 +64,7 @@ class ParsedQuery:
     expression: exp.Query
     tables: tuple[TableRef, ...]  # distinct, in order of first appearance
     fingerprint: str
+    sources: int | None = None  # see read_sources
 
 
 def known_dialects() -> list[str]:
@@ -142,7 +143,49 @@ def parse_query(
         )
     query = statements[0]
     fp = fingerprint(query, dialect)
-    return ParsedQuery(expression=query, tables=table_refs(query), fingerprint=fp)
+    return ParsedQuery(
+        expression=query, tables=table_refs(query), fingerprint=fp, sources=read_sources(query)
+    )
+
+
+# nodes that make rows of their own (table functions, UNNEST, unknown functions): the
+# size of a query holding one is not bounded by the sizes of the tables it reads
+_ROW_MAKERS = (
+    *(c for c in exp.UDTF.__subclasses__() if c not in (exp.Values, exp.Lateral)),
+    exp.GenerateSeries,
+    exp.Anonymous,
+)
+
+
+def read_sources(query: exp.Expression) -> int | None:
+    """How many row sources (tables, subqueries, CTE references) the query reads, over
+    all its scopes; None when it also makes rows of its own (a table function, UNNEST,
+    an unknown function, a recursive CTE).
+
+    A query over ``k`` sources of at most ``r`` rows each can read or produce no more
+    than ``(r + 1) ** k`` rows: the engine uses it to run queries over small tables on
+    one thread (see ``DuckDBEngine.create_table_as``).
+
+    >>> read_sources(sqlglot.parse_one("SELECT a.x FROM a JOIN (SELECT * FROM b) s USING (x)"))
+    3
+    >>> read_sources(sqlglot.parse_one("SELECT * FROM range(100000000)")) is None
+    True
+    """
+    if any(w.args.get("recursive") for w in query.find_all(exp.With)):
+        return None
+    if next(query.find_all(*_ROW_MAKERS), None) is not None:
+        return None
+    try:
+        scopes = traverse_scope(query)
+    except OptimizeError:
+        return None
+    count = 0
+    for scope in scopes:
+        for src in scope.sources.values():
+            if isinstance(src, exp.Table) and not isinstance(src.this, exp.Identifier):
+                return None  # a table function in FROM
+            count += 1
+    return count
 
 
 def table_refs(query: exp.Expression) -> tuple[TableRef, ...]:

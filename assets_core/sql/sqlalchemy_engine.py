@@ -96,7 +96,14 @@ class SqlAlchemyEngine(Engine):
         self.run(f"CREATE SCHEMA IF NOT EXISTS {self._ident(schema)}")
         self._schemas.add(schema)
 
-    def create_table_as(self, qualified: str, select_sql: str) -> None:
+    def create_table_as(
+        self,
+        qualified: str,
+        select_sql: str,
+        *,
+        inputs: Sequence[str] = (),
+        sources: int | None = None,
+    ) -> None:
         if not self.in_transaction:  # replacing the table is one atomic step for readers
             with self.transaction():
                 self.create_table_as(qualified, select_sql)

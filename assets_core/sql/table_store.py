@@ -195,7 +195,11 @@ class TableStores:
             with _naming(d.key, engine, "preparing its upstreams"):
                 prepare_upstreams(self, engine, d, refs, current)
             sql = render(engine, d)
-            create = lambda q, s, t: engine.create_table_as(q, sql)  # noqa: E731
+            inputs = [engine.qualify(*engine.physical(u)) for u in d.ins.values()]
+
+            def create(q: str, s: str | None, t: str) -> None:
+                engine.create_table_as(q, sql, inputs=inputs, sources=d.sources)
+
             return self._stage(
                 d.key, engine, direct, create, sql, grouped=grouped, describe=describe
             )

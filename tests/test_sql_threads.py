@@ -1,0 +1,117 @@
+"""Queries over small tables run on one DuckDB thread; every other query runs with the
+database's own setting. The size bound comes from the query (how many row sources it
+reads, none when it makes rows itself) and from the rows of the tables it reads."""
+
+from __future__ import annotations
+
+import pytest
+import sqlglot
+from conftest import warehouse_rows
+
+from assets_core.sql.duckdb_engine import ROW_GROUP, DuckDBEngine
+from assets_core.sql.engines import EngineSpec
+from assets_core.sql.parse import parse_query, read_sources
+
+
+@pytest.mark.parametrize(
+    ("sql", "sources"),
+    [
+        ("SELECT 31 AS v", 0),
+        ("SELECT (1 + u0.v + u1.v) % 7 AS v FROM a u0 CROSS JOIN b u1", 2),
+        ("SELECT a.x FROM a JOIN a AS again USING (x)", 2),  # a self-join reads a twice
+        ("WITH x AS (SELECT * FROM a) SELECT * FROM x JOIN x AS y ON true", 3),
+        ("SELECT * FROM a WHERE a.x IN (SELECT x FROM b)", 2),
+        ("SELECT * FROM (VALUES (1), (2)) AS t(a)", 1),
+        ("SELECT * FROM range(100000000)", None),
+        ("SELECT * FROM read_parquet('big/*.parquet')", None),
+        ("SELECT unnest(l) FROM a", None),
+        ("SELECT my_macro(x) FROM a", None),  # a function sqlglot does not know
+        ("WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) SELECT n FROM t", None),
+    ],
+)
+def test_a_query_counts_its_row_sources_unless_it_makes_rows_itself(sql, sources):
+    assert read_sources(sqlglot.parse_one(sql, read="duckdb")) == sources
+    assert parse_query(sql, "duckdb").sources == sources
+
+
+@pytest.fixture
+def engine(tmp_path):
+    e = DuckDBEngine(EngineSpec("duckdb", f"duckdb:///{tmp_path / 'w.duckdb'}", "duckdb"))
+    yield e
+    e.close()
+
+
+def _threads(e: DuckDBEngine) -> int:
+    return int(e.run("SELECT current_setting('threads')")[0][0])
+
+
+def test_small_inputs_run_on_one_thread_and_the_rest_with_the_setting(engine):
+    e = engine
+    setting = _threads(e)
+    e.run(f"CREATE TABLE big AS SELECT range AS v FROM range({ROW_GROUP})")  # found, not made
+    q = e.qualify
+    e.create_table_as(q("main", "small"), "SELECT 1 AS v UNION ALL SELECT 2", sources=0)
+    e.data_version(q("main", "small"), "main", "small")  # 2 rows, now known
+    assert _threads(e) == 1
+
+    e.create_table_as(q("main", "big2"), "SELECT v FROM big", inputs=[q("main", "big")], sources=1)
+    assert _threads(e) == setting  # one row group or more: the database's setting
+
+    e.create_table_as(
+        q("main", "pairs"),
+        "SELECT a.v AS x, b.v AS y FROM small a CROSS JOIN small b",
+        inputs=[q("main", "small")],
+        sources=2,
+    )
+    assert _threads(e) == 1  # (2 + 1) ** 2 rows at most
+
+    e.create_table_as(q("main", "gen"), "SELECT * FROM range(10)", sources=None)
+    assert _threads(e) == setting  # makes rows of its own: no bound
+
+    e.run("CREATE VIEW files AS SELECT 1 AS v")  # as Python assets' parquet files are read
+    e.create_table_as(q("main", "f"), "SELECT v FROM files", inputs=[q("main", "files")], sources=1)
+    assert _threads(e) == setting  # a view's rows are not known
+
+    e.create_table_as(q("main", "p"), "SELECT x FROM pairs", inputs=[q("main", "pairs")], sources=1)
+    assert _threads(e) == setting  # written but not described yet: not known
+    assert e.run("SELECT count(*), sum(x) FROM pairs") == [(4, 6)]
+    assert e.run("SELECT count(*) FROM big2") == [(ROW_GROUP,)]
+
+
+def test_known_rows_follow_a_renamed_table_and_leave_with_a_dropped_one(engine):
+    e = engine
+    setting = _threads(e)
+    q = e.qualify
+    e.create_table_as(q("main", "t__staging"), "SELECT 1 AS v", sources=0)
+    e.data_version(q("main", "t__staging"), "main", "t__staging")
+    e.rename("main", "t__staging", "t")
+    e.create_table_as(q("main", "u"), "SELECT v FROM t", inputs=[q("main", "t")], sources=1)
+    assert _threads(e) == 1
+    e.drop(q("main", "t"))
+    e.run("CREATE TABLE t AS SELECT range AS v FROM range(10)")  # written outside the engine
+    e.create_table_as(q("main", "w"), "SELECT v FROM t", inputs=[q("main", "t")], sources=1)
+    assert _threads(e) == setting  # t's rows are no longer known
+
+
+def test_a_project_of_small_and_large_tables_gets_the_same_values(make_project, load_project):
+    from assets_core.executor import execute, make_plan, open_catalog
+
+    files = {
+        "models/big.sql": f"SELECT range AS v FROM range({2 * ROW_GROUP})",
+        "models/small.sql": "SELECT 3 AS v",
+        "models/total.sql": "SELECT sum(b.v) + max(s.v) AS v FROM big b CROSS JOIN small s",
+        "models/pair.sql": "SELECT s.v * 2 AS v FROM small s",
+    }
+    root = make_project(files, modules=[], extra_toml='sql_paths = ["models"]\n')
+    project = load_project(root)
+    catalog = open_catalog(project)
+    try:
+        result = execute(project, make_plan(project, catalog), catalog)
+    finally:
+        catalog.close()
+    assert {r.key: r.status for r in result.results} == dict.fromkeys(
+        ("big", "small", "total", "pair"), "success"
+    )
+    n = 2 * ROW_GROUP
+    assert warehouse_rows(root, "SELECT v FROM total") == [(n * (n - 1) // 2 + 3,)]
+    assert warehouse_rows(root, "SELECT v FROM pair") == [(6,)]
