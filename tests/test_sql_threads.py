@@ -1,6 +1,7 @@
-"""Queries over small tables run on one DuckDB thread; every other query runs with the
-database's own setting. The size bound comes from the query (how many row sources it
-reads, none when it makes rows itself) and from the rows of the tables it reads."""
+"""Queries over small tables run on one DuckDB thread, without the optimizer; every
+other query runs with the database's own settings. The size bound comes from the query
+(how many row sources it reads, none when it makes rows itself) and from the rows of
+the tables it reads."""
 
 from __future__ import annotations
 
@@ -42,7 +43,13 @@ def engine(tmp_path):
 
 
 def _threads(e: DuckDBEngine) -> int:
-    return int(e.run("SELECT current_setting('threads')")[0][0])
+    """The engine's threads setting, after checking that the optimizer is off exactly when
+    the statements run on one thread (small mode)."""
+    threads, optimizer = e.run(
+        "SELECT current_setting('threads'), current_setting('enable_optimizer')"
+    )[0]
+    assert optimizer is (e._small_mode is False)
+    return int(threads)
 
 
 def test_small_inputs_run_on_one_thread_and_the_rest_with_the_setting(engine):

@@ -59,7 +59,7 @@ class DuckDBEngine(Engine):
         # rows of the tables this engine described or found (see _small)
         self._rows: dict[str, int] = {}
         self._rows_read = False
-        self._one_thread = False
+        self._small_mode = False
 
     @property
     def catalog(self) -> str | None:
@@ -128,16 +128,19 @@ class DuckDBEngine(Engine):
         inputs: Sequence[str] = (),
         sources: int | None = None,
     ) -> None:
-        self._use_one_thread(sources is not None and self._small(inputs, sources))
+        self._use_small_mode(sources is not None and self._small(inputs, sources))
         self._rows.pop(qualified, None)
         self.run(f"CREATE OR REPLACE TABLE {qualified} AS\n{select_sql}\n")
 
-    # -- threads -------------------------------------------------------------------------
+    # -- small statements ----------------------------------------------------------------
     # DuckDB splits its work by row groups (122,880 rows). A statement that can read or
-    # make no more rows than one row group holds runs on one thread whatever the setting,
-    # and starting the others costs more than its work: about half a millisecond a
-    # statement here, a third of a small CREATE TABLE AS. Such statements run with
-    # threads = 1; every other one with the setting the database had.
+    # make no more rows than one row group runs on one thread whatever the setting, and
+    # starting the others costs more than its work: about half a millisecond a
+    # statement here, a third of a small CREATE TABLE AS. Its plan needs no optimizing
+    # either (a quarter of what is left): even a cross product of its inputs is within
+    # one row group, and the optimizer changes how a query runs, never its result. Such
+    # statements run with threads = 1 and without the optimizer; every other one with
+    # the database's settings.
     def _small(self, inputs: Sequence[str], sources: int) -> bool:
         """Can a query over ``sources`` row sources, reading the tables ``inputs``,
         make or read at most one row group? Only when every input is a table whose rows
@@ -163,11 +166,14 @@ class DuckDBEngine(Engine):
         for schema, table, n in found:
             self._rows.setdefault(self.qualify(schema, table), int(n))
 
-    def _use_one_thread(self, one: bool) -> None:
-        if one == self._one_thread:
+    def _use_small_mode(self, one: bool) -> None:
+        if one == self._small_mode:
             return
-        self.run("SET threads = 1" if one else "RESET threads")
-        self._one_thread = one
+        if one:
+            self.run("SET threads = 1; PRAGMA disable_optimizer")
+        else:
+            self.run("RESET threads; PRAGMA enable_optimizer")
+        self._small_mode = one
 
     def rename(self, schema: str | None, table: str, new_name: str) -> None:
         super().rename(schema, table, new_name)
