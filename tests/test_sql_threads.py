@@ -45,7 +45,7 @@ def engine(tmp_path):
 def _threads(e: DuckDBEngine) -> int:
     """The engine's threads setting, after checking that the optimizer is off exactly when
     the statements run on one thread (small mode)."""
-    threads, optimizer = e.run(
+    threads, optimizer = e._exec(  # as the engine's own statements run: in its mode
         "SELECT current_setting('threads'), current_setting('enable_optimizer')"
     )[0]
     assert optimizer is (e._small_mode is False)
@@ -56,8 +56,10 @@ def test_small_inputs_run_on_one_thread_and_the_rest_with_the_setting(engine):
     e = engine
     setting = _threads(e)
     e.run(f"CREATE TABLE big AS SELECT range AS v FROM range({ROW_GROUP})")  # found, not made
+    assert _threads(e) == setting
     q = e.qualify
     e.create_table_as(q("main", "small"), "SELECT 1 AS v UNION ALL SELECT 2", sources=0)
+    assert _threads(e) == 1
     e.data_version(q("main", "small"), "main", "small")  # 2 rows, now known
     assert _threads(e) == 1
 
@@ -80,7 +82,9 @@ def test_small_inputs_run_on_one_thread_and_the_rest_with_the_setting(engine):
     assert _threads(e) == setting  # a view's rows are not known
 
     e.create_table_as(q("main", "p"), "SELECT x FROM pairs", inputs=[q("main", "pairs")], sources=1)
-    assert _threads(e) == setting  # written but not described yet: not known
+    assert _threads(e) == 1  # written in small mode, not described yet: at most 9 rows
+    e.create_table_as(q("main", "g2"), "SELECT * FROM gen", inputs=[q("main", "gen")], sources=1)
+    assert _threads(e) == setting  # written in the usual mode, not described yet: not known
     assert e.run("SELECT count(*), sum(x) FROM pairs") == [(4, 6)]
     assert e.run("SELECT count(*) FROM big2") == [(ROW_GROUP,)]
 
@@ -122,3 +126,25 @@ def test_a_project_of_small_and_large_tables_gets_the_same_values(make_project, 
     n = 2 * ROW_GROUP
     assert warehouse_rows(root, "SELECT v FROM total") == [(n * (n - 1) // 2 + 3,)]
     assert warehouse_rows(root, "SELECT v FROM pair") == [(6,)]
+
+
+def test_describing_a_large_table_and_running_other_statements_leave_small_mode(engine):
+    e = engine
+    setting = _threads(e)
+    q = e.qualify
+    e.create_table_as(q("main", "big"), f"SELECT * FROM range({ROW_GROUP + 1})", sources=None)
+    e.create_table_as(q("main", "one"), "SELECT 1 AS v", sources=0)
+    assert _threads(e) == 1
+    e.create_table_as(q("main", "two"), "SELECT 2 AS v", sources=0)
+    e.data_versions([("main", "one"), ("main", "two")])  # both within their bound
+    assert _threads(e) == 1
+    got = e.data_versions([("main", "big"), ("main", "one")])  # big: not known to be small
+    assert _threads(e) == setting
+    assert [rows for _, rows, _ in got] == [ROW_GROUP + 1, 1]
+    e.create_table_as(
+        q("main", "three"), "SELECT v + 2 AS v FROM one", inputs=[q("main", "one")], sources=1
+    )
+    assert _threads(e) == 1
+    # a check's query (or any statement the engine does not write itself)
+    assert e.run(f"SELECT count(*) FROM {q('main', 'three')}") == [(1,)]
+    assert _threads(e) == setting

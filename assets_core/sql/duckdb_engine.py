@@ -78,12 +78,19 @@ class DuckDBEngine(Engine):
         return schema_l == self.default_schema and low == (table.lower(),)
 
     def run(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> list[Any]:
+        """Run any statement (a check's query, a user's), with the database's settings."""
+        self._use_small_mode(False)
+        return self._exec(sql, params)
+
+    def _exec(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> list[Any]:
+        """Run one of this engine's own statements, in whatever mode the engine is in."""
         try:
             return self.conn.execute(sql, params).fetchall()
         except self._error as e:
             raise EngineError(str(e)) from None
 
     def run_dicts(self, sql: str) -> list[dict[str, Any]]:
+        self._use_small_mode(False)
         try:
             cur = self.conn.execute(sql)
             names = [d[0] for d in cur.description]
@@ -92,12 +99,12 @@ class DuckDBEngine(Engine):
             raise EngineError(str(e)) from None
 
     def begin(self) -> None:
-        self.run("BEGIN TRANSACTION")
+        self._exec("BEGIN TRANSACTION")
         self.in_transaction = True
 
     def commit(self) -> None:
         self.in_transaction = False
-        self.run("COMMIT")
+        self._exec("COMMIT")
 
     def rollback(self) -> None:
         self.in_transaction = False
@@ -117,7 +124,9 @@ class DuckDBEngine(Engine):
     def ensure_schema(self, schema: str | None) -> None:
         if schema is None or schema in self._schemas:
             return
-        self.run(f"CREATE SCHEMA IF NOT EXISTS {self._ident(self._catalog)}.{self._ident(schema)}")
+        self._exec(
+            f"CREATE SCHEMA IF NOT EXISTS {self._ident(self._catalog)}.{self._ident(schema)}"
+        )
         self._schemas.add(schema)
 
     def create_table_as(
@@ -128,9 +137,13 @@ class DuckDBEngine(Engine):
         inputs: Sequence[str] = (),
         sources: int | None = None,
     ) -> None:
-        self._use_small_mode(sources is not None and self._small(inputs, sources))
-        self._rows.pop(qualified, None)
-        self.run(f"CREATE OR REPLACE TABLE {qualified} AS\n{select_sql}\n")
+        bound = self._bound(inputs, sources)
+        self._use_small_mode(bound is not None)
+        self._exec(f"CREATE OR REPLACE TABLE {qualified} AS\n{select_sql}\n")
+        if bound is None:
+            self._rows.pop(qualified, None)
+        else:  # at most; its description gives the count
+            self._rows[qualified] = bound
 
     # -- small statements ----------------------------------------------------------------
     # DuckDB splits its work by row groups (122,880 rows). A statement that can read or
@@ -138,27 +151,35 @@ class DuckDBEngine(Engine):
     # starting the others costs more than its work: about half a millisecond a
     # statement here, a third of a small CREATE TABLE AS. Its plan needs no optimizing
     # either (a quarter of what is left): even a cross product of its inputs is within
-    # one row group, and the optimizer changes how a query runs, never its result. Such
-    # statements run with threads = 1 and without the optimizer; every other one with
+    # one row group, and the optimizer changes how a query runs, never its result. The
+    # engine's own statements on such tables (writing them, describing them) run with
+    # threads = 1 and without the optimizer ("small mode"); every other statement with
     # the database's settings.
-    def _small(self, inputs: Sequence[str], sources: int) -> bool:
-        """Can a query over ``sources`` row sources, reading the tables ``inputs``,
-        make or read at most one row group? Only when every input is a table whose rows
-        are known (tables this engine described, and those it found at its first
-        question); a view (over parquet or CSV files) is not known."""
+    def _bound(self, inputs: Sequence[str], sources: int | None) -> int | None:
+        """At most how many rows a query over ``sources`` row sources, reading the tables
+        ``inputs``, can read or make, when that is within one row group; else None.
+        Known only when every input is a table whose rows are known (tables this engine
+        wrote or described, and those it found at its first question); a view (over
+        parquet or CSV files) is not."""
+        if sources is None:
+            return None
         if not self._rows_read:
             self._read_rows()
         most = 0
         for q in inputs:
             n = self._rows.get(q)
             if n is None:
-                return False
+                return None
             most = max(most, n)
-        return (most + 1) ** sources <= ROW_GROUP
+        bound = (most + 1) ** sources
+        return bound if bound <= ROW_GROUP else None
+
+    def _all_small(self, names: Sequence[str]) -> bool:
+        return all(self._rows.get(q, ROW_GROUP + 1) <= ROW_GROUP for q in names)
 
     def _read_rows(self) -> None:
         self._rows_read = True
-        found = self.run(
+        found = self._exec(
             "SELECT schema_name, table_name, estimated_size FROM duckdb_tables() "
             "WHERE database_name = ?",
             [self._catalog],
@@ -166,28 +187,28 @@ class DuckDBEngine(Engine):
         for schema, table, n in found:
             self._rows.setdefault(self.qualify(schema, table), int(n))
 
-    def _use_small_mode(self, one: bool) -> None:
-        if one == self._small_mode:
+    def _use_small_mode(self, small: bool) -> None:
+        if small == self._small_mode:
             return
-        if one:
-            self.run("SET threads = 1; PRAGMA disable_optimizer")
+        if small:
+            self._exec("SET threads = 1; PRAGMA disable_optimizer")
         else:
-            self.run("RESET threads; PRAGMA enable_optimizer")
-        self._small_mode = one
+            self._exec("RESET threads; PRAGMA enable_optimizer")
+        self._small_mode = small
 
     def rename(self, schema: str | None, table: str, new_name: str) -> None:
-        super().rename(schema, table, new_name)
+        self._exec(f"ALTER TABLE {self.qualify(schema, table)} RENAME TO {self._ident(new_name)}")
         n = self._rows.pop(self.qualify(schema, table), None)
         if n is not None:
             self._rows[self.qualify(schema, new_name)] = n
 
     def drop(self, qualified: str) -> None:
-        super().drop(qualified)
+        self._exec(f"DROP TABLE IF EXISTS {qualified}")
         self._rows.pop(qualified, None)
 
     def table_exists(self, schema: str | None, table: str) -> bool:
         return bool(
-            self.run(
+            self._exec(
                 "SELECT 1 FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? "
                 "AND table_name = ?",
                 [self._catalog, schema or self.default_schema, table],
@@ -200,6 +221,7 @@ class DuckDBEngine(Engine):
         # the aggregate gives rows and the sum of row hashes (order does not matter,
         # duplicates count); the columns and their types come from binding a relation
         # over the table, which plans it without running anything
+        self._use_small_mode(self._all_small([qualified]))
         try:
             columns = self._bound_columns(qualified)
             t = row_alias(columns)
@@ -220,6 +242,7 @@ class DuckDBEngine(Engine):
         if len(tables) < 2:
             return super().data_versions(tables)
         names = [self.qualify(s, t) for s, t in tables]
+        self._use_small_mode(self._all_small(names))
         try:
             columns = self._columns_together(names) or [self._bound_columns(q) for q in names]
             each = " UNION ALL ".join(
@@ -290,5 +313,5 @@ class DuckDBEngine(Engine):
             return False
         (reader,) = readers
         listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in files)
-        self.run(f"CREATE OR REPLACE VIEW {qualified} AS SELECT * FROM {reader}([{listed}])")
+        self._exec(f"CREATE OR REPLACE VIEW {qualified} AS SELECT * FROM {reader}([{listed}])")
         return True
