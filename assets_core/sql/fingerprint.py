@@ -31,10 +31,16 @@ _FORMAT_ONLY = frozenset({"quoted"})
 
 def fingerprint(expression: Any, dialect: str) -> str:
     """Hash of ``expression``'s canonical form (the tree is normalized in place)."""
+    return digest("\x1f".join(canonical_parts(expression, dialect)))
+
+
+def canonical_parts(expression: Any, dialect: str) -> list[str]:
+    """The canonical form hashed by :func:`fingerprint`: the dialect, then each node's
+    kind (``node.key``) and set arguments, in order (the tree is normalized in place)."""
     normalize_identifiers(expression, dialect=dialect)
     out: list[str] = [dialect]
     _walk(expression, out)
-    return digest("\x1f".join(out))
+    return out
 
 
 def _walk(node: exp.Expression, out: list[str]) -> None:

@@ -24,8 +24,9 @@ from sqlglot.dialects.dialect import Dialect, Dialects
 from sqlglot.errors import OptimizeError, ParseError, TokenError
 from sqlglot.optimizer.scope import traverse_scope
 
+from assets_core.code_version import digest
 from assets_core.errors import DefinitionError
-from assets_core.sql.fingerprint import fingerprint
+from assets_core.sql.fingerprint import canonical_parts
 
 
 class SqlSyntaxError(DefinitionError):
@@ -142,9 +143,12 @@ def parse_query(
             "creates the table",
         )
     query = statements[0]
-    fp = fingerprint(query, dialect)
+    parts = canonical_parts(query, dialect)
+    tables, sources = _scan(query)
+    if sources is not None and not _ROW_MAKER_KINDS.isdisjoint(parts):
+        sources = None  # the canonical form names every node's kind: no second walk
     return ParsedQuery(
-        expression=query, tables=table_refs(query), fingerprint=fp, sources=read_sources(query)
+        expression=query, tables=tables, fingerprint=digest("\x1f".join(parts)), sources=sources
     )
 
 
@@ -155,6 +159,12 @@ _ROW_MAKERS = (
     exp.GenerateSeries,
     exp.Anonymous,
 )
+
+
+# their kinds, and the argument that makes a CTE recursive, as the canonical form
+# (fingerprint.canonical_parts) names them; an argument named like one of these kinds
+# would make a query look unbounded, which costs speed, never correctness
+_ROW_MAKER_KINDS = frozenset({c.key for c in _ROW_MAKERS} | {"recursive"})
 
 
 def read_sources(query: exp.Expression) -> int | None:
@@ -175,42 +185,42 @@ def read_sources(query: exp.Expression) -> int | None:
         return None
     if next(query.find_all(*_ROW_MAKERS), None) is not None:
         return None
-    try:
-        scopes = traverse_scope(query)
-    except OptimizeError:
-        return None
-    count = 0
-    for scope in scopes:
-        for src in scope.sources.values():
-            if isinstance(src, exp.Table) and not isinstance(src.this, exp.Identifier):
-                return None  # a table function in FROM
-            count += 1
-    return count
+    return _scan(query)[1]
 
 
 def table_refs(query: exp.Expression) -> tuple[TableRef, ...]:
     """The tables ``query`` reads: not CTEs, not subquery aliases, not table functions."""
+    return _scan(query)[0]
+
+
+def _scan(query: exp.Expression) -> tuple[tuple[TableRef, ...], int | None]:
+    """The tables ``query`` reads, and how many row sources its scopes read (None when
+    one is a table function, or the scopes cannot be told apart)."""
     found: dict[tuple[str, ...], TableRef] = {}
+    count: int | None = 0
     try:
-        tables = [
-            src
-            for scope in traverse_scope(query)
-            for src in scope.sources.values()
-            if isinstance(src, exp.Table)
-        ]
+        scopes = traverse_scope(query)
+        tables = []
+        for scope in scopes:
+            for src in scope.sources.values():
+                if isinstance(src, exp.Table):
+                    tables.append(src)
+                count += 1  # type: ignore[operator]
     except OptimizeError:
         ctes = {c.alias_or_name for c in query.find_all(exp.CTE)}
         tables = [
             t for t in query.find_all(exp.Table) if not (t.name in ctes and not t.args.get("db"))
         ]
+        count = None
     for t in tables:
         if not isinstance(t.this, exp.Identifier):
+            count = None
             continue  # a table function: read_csv(...), generate_series(...)
         parts = tuple(p.name for p in t.parts)
         if parts not in found:
             meta = t.this.meta
             found[parts] = TableRef(parts, meta.get("line", 0), meta.get("col", 0))
-    return tuple(sorted(found.values(), key=lambda r: (r.line, r.col)))
+    return tuple(sorted(found.values(), key=lambda r: (r.line, r.col))), count
 
 
 def _where(file: str | None, first_line: int, line: int | None, col: int | None) -> str | None:
