@@ -29,7 +29,7 @@ from assets_core.executors.attempt import (
     Outcome,
     Task,
 )
-from assets_core.planner import Plan, Step, plan
+from assets_core.planner import SOURCE_UNOBSERVABLE, Plan, Step, plan
 from assets_core.project import Project
 from assets_core.run_observers import run_observers
 from assets_core.selection import select
@@ -46,6 +46,7 @@ SKIP_UPSTREAM_MISSING = "upstream_missing"
 SKIP_BLOCKED_BY_CHECK = "blocked_by_check"
 SKIP_MATERIALIZED_ELSEWHERE = "materialized_elsewhere"  # another run published the same inputs
 SKIP_IN_PROGRESS_ELSEWHERE = "in_progress_elsewhere"  # another live run holds its lease
+SKIP_SOURCE_UNOBSERVABLE = SOURCE_UNOBSERVABLE  # it reads a source whose observe= failed
 RETRIED = "retried"  # status of an attempt that failed and was attempted again
 
 # step statuses that make the run (and the CLI) fail
@@ -172,15 +173,17 @@ def _make_plan(
     wanted = chosen if len(chosen) == len(g.defs) else _with_upstream(g, chosen)
     sources = {k: g.defs[k] for k in g.sources if k in wanted}
     cache = project.config.state_dir / "cache"  # file digests by size and mtime
+    versions, unobservable = observe_all(sources, project.root, cache)  # type: ignore[arg-type]
     the_plan = plan(
         g,
         state if state is not None else _opened(catalog).state(),
         code_versions=project.code_versions,
-        source_versions=observe_all(sources, project.root, cache),  # type: ignore[arg-type]
+        source_versions=versions,
         selection=chosen,
         force=force,
         now=time.time(),
         check_versions=project.check_versions,
+        unobservable=unobservable,
     )
     if g.checks:
         from assets_core.checks.validate import check_columns
@@ -249,7 +252,8 @@ def _execute(
         definitions=project.definitions_snapshot(),
     )
     run = Run(project, catalog, state, run_id, the_plan)
-    results: list[StepResult] = []
+    # what reads a source that is down is skipped, and said so; the rest runs
+    results = [run._skip(k, the_plan.blocked_reason(k)) for k in the_plan.blocked]
     observers = run_observers(project, catalog)  # source versions, code sources, OpenLineage
     for o in observers:
         o.run_started(run_id, the_plan)
@@ -268,7 +272,9 @@ def _execute(
     run.close()
     failed = any(
         r.status in FAILING
-        or (r.reason or "").startswith((SKIP_UPSTREAM_MISSING, SKIP_BLOCKED_BY_CHECK))
+        or (r.reason or "").startswith(
+            (SKIP_UPSTREAM_MISSING, SKIP_BLOCKED_BY_CHECK, SKIP_SOURCE_UNOBSERVABLE)
+        )
         for r in results
     )
     status = "failed" if failed else "success"

@@ -34,7 +34,9 @@ STATUS_COLOURS: Mapping[str, tuple[str, str]] = {
     "quarantined": ("#ce93d8", "#6a1b9a"),
     "overdue": ("#ffab91", "#d84315"),
     "never": ("#eeeeee", "#757575"),
+    "blocked": ("#ffccbc", "#bf360c"),
     "source": ("#bbdefb", "#1565c0"),
+    "unobservable": ("#cfd8dc", "#b71c1c"),
     # checks: the latest result on the checked asset
     "passed": ("#c8e6c9", "#2e7d32"),
     "warned": ("#ffe082", "#b28704"),

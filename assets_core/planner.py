@@ -27,6 +27,8 @@ SOURCE_CHANGED = "source_changed"
 LAST_ATTEMPT_FAILED = "last_attempt_failed"
 FORCED = "forced"
 CHECKS_CHANGED = "checks_changed"  # only the checks changed: re-run them, do not recompute
+# not a reason to run: why an asset cannot be planned (Plan.blocked)
+SOURCE_UNOBSERVABLE = "source_unobservable"
 REASON_KINDS = (
     NEVER_MATERIALIZED,
     CODE_CHANGED,
@@ -77,6 +79,15 @@ class Plan:
     stale: Mapping[str, tuple[Reason, ...]] = field(repr=False)  # every stale asset in the graph
     source_versions: Mapping[str, str] = field(repr=False)
     now: float
+    # sources whose observe= function failed (key -> its error), and the selected assets
+    # that read one: whether they are stale cannot be told, and they cannot run
+    unobservable: Mapping[str, str] = field(default_factory=dict, repr=False)
+    blocked: Mapping[str, str] = field(default_factory=dict)  # asset -> source it reads
+
+    def blocked_reason(self, key: str) -> str:
+        """``source_unobservable: <the source's error>`` for a blocked asset."""
+        source = self.blocked[key]
+        return f"{SOURCE_UNOBSERVABLE}: {self.unobservable[source]}"
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -86,12 +97,18 @@ class Plan:
         return [s.key for s in self.steps]
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "steps": [
                 {"key": s.key, "reasons": [r.as_dict() for r in s.reasons]} for s in self.steps
             ],
             "fresh": list(self.fresh),
         }
+        if self.blocked:
+            d["blocked"] = [
+                {"key": k, "kind": SOURCE_UNOBSERVABLE, "source": s, "detail": self.unobservable[s]}
+                for k, s in self.blocked.items()
+            ]
+        return d
 
 
 def plan(
@@ -104,6 +121,7 @@ def plan(
     force: bool = False,
     now: float = 0.0,
     check_versions: Mapping[str, CodeVersion] | None = None,
+    unobservable: Mapping[str, str] | None = None,
 ) -> Plan:
     """Decide, for every asset of ``graph``, whether it is stale and why.
 
@@ -111,6 +129,9 @@ def plan(
     selection is read as it is published now and never makes a step of its own.
     ``source_versions`` holds the sources observed for this plan (at least those the
     selected assets read); a source missing from it counts as unchanged.
+    ``unobservable`` maps each source that could not be observed to its error: a
+    selected asset reading one is ``blocked`` (neither a step nor fresh), and what
+    reads that asset takes it as it is published now.
     """
     selected = frozenset(graph.defs) if selection is None else selection
     assets = state.assets
@@ -118,11 +139,18 @@ def plan(
     will_run: set[str] = set()
     steps: list[Step] = []
     fresh: list[str] = []
+    blocked: dict[str, str] = {}
+    down = unobservable or {}
     items = _input_items(graph, assets, source_versions)
     defs, upstream = graph.defs, graph.upstream
     for key in graph.order:
         if defs[key].kind == "source":
             continue
+        if down and key in selected:
+            cut = next((u for u in upstream[key] if u in down), None)
+            if cut is not None:
+                blocked[key] = cut
+                continue
         st = assets.get(key)
         code = code_versions[key]
         ups = upstream[key]
@@ -169,6 +197,8 @@ def plan(
         stale=stale,
         source_versions=dict(source_versions),
         now=now,
+        unobservable=dict(down),
+        blocked=blocked,
     )
 
 

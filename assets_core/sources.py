@@ -169,9 +169,22 @@ def value_of(src: SourceDef, root: Path) -> Any:
 
 def observe_all(
     sources: Mapping[str, SourceDef], root: Path, cache_dir: Path | None = None
-) -> dict[str, str]:
-    """The current version of every source; file digests are cached under ``cache_dir``."""
-    return {o.key: o.version for o in observe_many(sources.values(), root, cache_dir)}
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The current version of each source, and apart, the error of each source that
+    could not be observed (its ``observe=`` function raised): one source that is down
+    does not stop the others. File digests are cached under ``cache_dir``."""
+    cache = FileDigestCache(cache_dir / CACHE_NAME if cache_dir is not None else None)
+    versions: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    try:
+        for s in sources.values():
+            try:
+                versions[s.key] = observe_one(s, root, cache).version
+            except ObservationError as e:
+                errors[s.key] = e.render()
+    finally:
+        cache.save()
+    return versions, errors
 
 
 def observe_many(

@@ -6,11 +6,13 @@ One status per key, the most urgent first:
 ``quarantined``    the latest version failed a blocking check and was kept aside
 ``failed_checks``  the published version fails a blocking check (``assets check``)
 ``failed``         the latest attempt failed
+``blocked``        it reads a source that cannot be observed now (with the error)
 ``never``          nothing published yet
 ``overdue``        its freshness policy is in warn or error
 ``stale``          the planner would rebuild it (with reasons)
 ``fresh``          up to date
 ``source``         a source (``overdue`` when its freshness policy says so)
+``unobservable``   a source whose ``observe=`` function fails now (with the error)
 =================  ==========================================================
 
 Each asset also carries the latest result of each of its checks (warnings
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from assets_core.freshness import FRESH, FreshnessResult, current_time, evaluate
-from assets_core.planner import Plan, Reason
+from assets_core.planner import SOURCE_UNOBSERVABLE, Plan, Reason
 
 if TYPE_CHECKING:
     from assets_core.catalog import Catalog, CatalogState
@@ -36,11 +38,13 @@ STATUSES = (
     "quarantined",
     "failed_checks",
     "failed",
+    "blocked",
     "never",
     "overdue",
     "stale",
     "fresh",
     "source",
+    "unobservable",
 )
 FRESHNESS_EVENT = "freshness"
 
@@ -106,16 +110,18 @@ def compute_status(
             seen = sources.get(key)
             changed_at = seen.changed_at if seen is not None else None
             fr = evaluate(policy, changed_at, now) if policy is not None else None
+            error = p.unobservable.get(key)
+            status = "overdue" if fr is not None and fr.state != FRESH else "source"
             out.append(
                 AssetStatus(
                     key=key,
                     kind=d.kind,
                     group=d.group,
-                    status="overdue" if fr is not None and fr.state != FRESH else "source",
+                    status="unobservable" if error is not None else status,
                     version=p.source_versions.get(key),
                     updated_at=changed_at,
                     last_attempt_at=seen.observed_at if seen is not None else None,
-                    reasons=(),
+                    reasons=(Reason(SOURCE_UNOBSERVABLE, error),) if error is not None else (),
                     freshness=fr,
                 )
             )
@@ -124,6 +130,9 @@ def compute_status(
         published_at = st.published_at if st is not None and st.published else None
         fr = evaluate(policy, published_at, now) if policy is not None else None
         reasons = p.stale.get(key, ())
+        if key in p.blocked:
+            source = p.blocked[key]
+            reasons = (Reason(SOURCE_UNOBSERVABLE, p.unobservable[source], source),)
         status = asset_status(key, state, p)
         if status in ("stale", "fresh") and fr is not None and fr.state != FRESH:
             status = "overdue"
@@ -154,6 +163,8 @@ def asset_status(key: str, state: CatalogState, plan: Plan) -> str:
         return "failed_checks"
     if st is not None and st.last_status in ("failed", "timed_out"):
         return "failed"
+    if key in plan.blocked:
+        return "blocked"
     if st is None or not st.published:
         return "never"
     if key in plan.stale:

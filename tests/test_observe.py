@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -275,13 +276,55 @@ def standalone():
 """
 
 
-def test_a_source_that_cannot_be_observed_stops_only_what_reads_it(make_project, run_cli, cli_json):
+def test_a_source_that_cannot_be_observed_blocks_only_what_reads_it(
+    make_project, run_cli, cli_json
+):
     root = make_project({"defs.py": DOWN_DEFS})
-    run = cli_json(root, "materialize", "standalone", "--json")
-    assert [(s["key"], s["status"]) for s in run["steps"]] == [("standalone", "success")]
-    assert cli_json(root, "plan", "standalone", "--json")["steps"] == []
-    for args in (("plan", "from_feed"), ("materialize",)):  # what reads it: the clear error
-        proc = run_cli(root, *args)
-        assert proc.returncode == 1
-        assert "observing source raw/feed" in proc.stderr and "unreachable" in proc.stderr
-        assert "Traceback" not in proc.stderr
+    plan = run_cli(root, "plan", "--json")
+    assert plan.returncode == 1  # something cannot be planned
+    data = json.loads(plan.stdout)
+    assert [s["key"] for s in data["steps"]] == ["standalone"]
+    ((blocked,),) = [data["blocked"]]
+    assert (blocked["key"], blocked["kind"], blocked["source"]) == (
+        "from_feed",
+        "source_unobservable",
+        "raw/feed",
+    )
+    defs = root / "defs.py"
+    raise_line = (
+        defs.read_text().splitlines().index('    raise ConnectionError("warehouse unreachable")')
+    )
+    assert "ConnectionError: warehouse unreachable" in blocked["detail"]
+    assert f"raised at {defs}:{raise_line + 1}" in blocked["detail"]
+
+    text = run_cli(root, "plan")  # the table of steps, then what is blocked and why
+    assert text.returncode == 1 and "Traceback" not in text.stderr
+    assert "blocked: from_feed reads source raw/feed" in text.stdout
+    assert "warehouse unreachable" in text.stdout
+
+    run = run_cli(root, "materialize", "--json")  # the rest runs; the reader is skipped
+    assert run.returncode == 1
+    steps = {s["key"]: s for s in json.loads(run.stdout)["steps"]}
+    assert steps["standalone"]["status"] == "success"
+    assert steps["from_feed"]["status"] == "skipped"
+    assert steps["from_feed"]["reason"].startswith("source_unobservable: observing source raw/feed")
+    history = cli_json(root, "show", "from_feed", "--json")
+    assert [(m["status"], m["reason"][:19]) for m in history["history"]] == [
+        ("skipped", "source_unobservable")
+    ]
+    only = run_cli(root, "materialize", "from_feed", "--json")  # nothing else to run
+    assert only.returncode == 1
+    assert [s["status"] for s in json.loads(only.stdout)["steps"]] == ["skipped"]
+
+    status = {s["key"]: s for s in cli_json(root, "status", "--json")["assets"]}
+    assert status["raw/feed"]["status"] == "unobservable"
+    assert status["from_feed"]["status"] == "blocked"
+    assert status["from_feed"]["reasons"][0]["upstream"] == "raw/feed"
+    assert status["standalone"]["status"] == "fresh"
+    assert run_cli(root, "observe").returncode == 1  # observing it is still the error
+
+    defs.write_text(
+        DOWN_DEFS.replace('raise ConnectionError("warehouse unreachable")', 'return "v1"')
+    )
+    again = cli_json(root, "materialize", "--json")  # back up: it runs, nothing is blocked
+    assert [(s["key"], s["status"]) for s in again["steps"]] == [("from_feed", "success")]

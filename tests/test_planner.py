@@ -25,6 +25,7 @@ from assets_core.planner import (
     NEVER_MATERIALIZED,
     REASON_KINDS,
     SOURCE_CHANGED,
+    SOURCE_UNOBSERVABLE,
     UPSTREAM_CHANGED,
     UPSTREAM_WILL_CHANGE,
     Plan,
@@ -206,6 +207,26 @@ def test_a_changed_source_stales_exactly_its_readers() -> None:
     }
     assert p.steps[0].reasons[0].upstream == "raw/orders"
     assert dict(p.source_versions) == {"raw/orders": "src-v2"}
+
+
+def test_a_source_that_cannot_be_observed_blocks_its_readers_and_nothing_else() -> None:
+    assets = up_to_date()
+    del assets["base"]  # stale for its own reason: still planned
+    down = {"raw/orders": "observing source raw/orders failed: ConnectionError: down"}
+    p = make_plan(assets, sources={}, unobservable=down)
+    assert dict(p.blocked) == {"clean": "raw/orders"}  # neither a step nor fresh
+    assert p.keys == ["base", "mid", "top"]
+    assert set(p.fresh) == {"report", "alone"}  # report reads clean as published now
+    assert p.blocked_reason("clean") == f"{SOURCE_UNOBSERVABLE}: {down['raw/orders']}"
+    assert p.as_dict()["blocked"] == [
+        {"key": "clean", "kind": SOURCE_UNOBSERVABLE, "source": "raw/orders",
+         "detail": down["raw/orders"]}
+    ]  # fmt: skip
+    # an asset outside the selection is not blocked; one that never ran stays blocked
+    assert not make_plan(sources={}, unobservable=down, selection=frozenset({"top"})).blocked
+    del assets["clean"]
+    assert dict(make_plan(assets, sources={}, unobservable=down).blocked) == {"clean": "raw/orders"}
+    assert "blocked" not in make_plan().as_dict()
 
 
 def test_a_failed_latest_attempt_plans_the_asset_again() -> None:

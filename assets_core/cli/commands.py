@@ -39,7 +39,9 @@ def plan(ctx: click.Context, selection: tuple[str, ...], force: bool, as_json: b
 
     Nothing is computed or written. Each step lists its reasons: never_materialized,
     code_changed, upstream_changed, upstream_will_change, source_changed,
-    last_attempt_failed, forced.
+    last_attempt_failed, forced. An asset that reads a source whose observe=
+    function fails is shown as blocked, with the error (exit code 1); the rest is
+    planned as usual.
     """
     from assets_core.cli.render import print_plan
     from assets_core.executor import make_plan, open_catalog, peek_state
@@ -52,6 +54,23 @@ def plan(ctx: click.Context, selection: tuple[str, ...], force: bool, as_json: b
         emit_json(p.as_dict())
     else:
         print_plan(p)
+    ctx.exit(1 if p.blocked else 0)
+
+
+def _step_dict(r: Any) -> dict[str, Any]:
+    """One step of ``materialize --json``."""
+    from assets_core.cli.render import outcome_dict
+
+    return {
+        "key": r.key,
+        "status": r.status,
+        "reason": r.reason,
+        "data_version": r.data_version,
+        "changed": r.changed,
+        "duration_s": r.duration_s,
+        "error": r.error,
+        "checks": [outcome_dict(o) for o in r.checks],
+    }
 
 
 @cli.command(epilog=SELECTION_HELP)
@@ -73,11 +92,13 @@ def materialize(
 
     Upstreams outside the selection are read as they are published now. A failing
     asset skips what depends on it; independent branches still run (exit code 1).
+    So does an asset that reads a source whose observe= function fails: it is
+    skipped with the source's error.
     Runs may overlap: an asset another run is materializing is waited for and
     then taken as that run published it (or skipped with --no-wait).
     """
     from assets_core.cli.render import ProgressListener, console, print_outcomes, print_plan
-    from assets_core.executor import execute, make_plan, open_catalog, peek_state
+    from assets_core.executor import StepResult, execute, make_plan, open_catalog, peek_state
 
     project = _project(ctx)
     catalog = None
@@ -94,14 +115,18 @@ def materialize(
             emit_json(p.as_dict())
         else:
             print_plan(p, title="Dry run")
-        return
+        ctx.exit(1 if p.blocked else 0)
     if not p.steps:
+        status = "failed" if p.blocked else "success"
         if as_json:
-            emit_json({"run_id": None, "status": "success", "steps": [], "fresh": list(p.fresh)})
+            blocked = [_step_dict(StepResult(k, "skipped", p.blocked_reason(k))) for k in p.blocked]
+            emit_json({"run_id": None, "status": status, "steps": blocked, "fresh": list(p.fresh)})
         else:
-            console.print(f"Nothing to do: {len(p.fresh)} selected asset(s) are fresh.")
-            console.print(f"materialized 0 | skipped fresh {len(p.fresh)} | failed 0")
-        return
+            print_plan(p, title="Nothing run")
+            console.print(
+                f"materialized 0 | skipped fresh {len(p.fresh)} | skipped {len(p.blocked)} | failed 0"
+            )
+        ctx.exit(1 if p.blocked else 0)
     from assets_core.cli.executors import backend_from_options
 
     assert catalog is not None  # opened above whenever there are steps to run
@@ -128,25 +153,11 @@ def materialize(
         backend.close()
     elapsed = time.perf_counter() - started
     if as_json:
-        from assets_core.cli.render import outcome_dict
-
         emit_json(
             {
                 "run_id": result.run_id,
                 "status": result.status,
-                "steps": [
-                    {
-                        "key": r.key,
-                        "status": r.status,
-                        "reason": r.reason,
-                        "data_version": r.data_version,
-                        "changed": r.changed,
-                        "duration_s": r.duration_s,
-                        "error": r.error,
-                        "checks": [outcome_dict(o) for o in r.checks],
-                    }
-                    for r in result.results
-                ],
+                "steps": [_step_dict(r) for r in result.results],
                 "fresh": list(result.fresh),
             }
         )

@@ -33,6 +33,8 @@ STATUS_STYLE = {
     "failed_checks": "red",
     "checked": "green",
     "overdue": "dark_orange",
+    "blocked": "red",
+    "unobservable": "red",
     "warn": "yellow",
     "error": "red",
 }
@@ -61,21 +63,41 @@ def when(ts: float | None) -> str:
 
 
 def print_plan(plan: Plan, title: str = "Plan") -> None:
-    if not plan.steps:
+    if not plan.steps and not plan.blocked:
         console.print(
             f"[green]Nothing to do:[/green] {len(plan.fresh)} selected asset(s) are fresh."
         )
         return
-    from rich.table import Table
+    if plan.steps:
+        from rich.table import Table
 
-    table = Table(title=f"{title}: {len(plan.steps)} to materialize, {len(plan.fresh)} fresh")
-    table.add_column("#", justify="right", style="dim")
-    table.add_column("asset", style="bold")
-    table.add_column("why")
-    for i, step in enumerate(plan.steps, 1):
-        why = "\n".join(f"[yellow]{r.kind}[/yellow] {r.detail}" for r in step.reasons)
-        table.add_row(str(i), step.key, why)
-    console.print(table)
+        table = Table(title=f"{title}: {len(plan.steps)} to materialize, {len(plan.fresh)} fresh")
+        table.add_column("#", justify="right", style="dim")
+        table.add_column("asset", style="bold")
+        table.add_column("why")
+        for i, step in enumerate(plan.steps, 1):
+            why = "\n".join(f"[yellow]{r.kind}[/yellow] {r.detail}" for r in step.reasons)
+            table.add_row(str(i), step.key, why)
+        console.print(table)
+    else:
+        console.print(f"Nothing to materialize: {len(plan.fresh)} selected asset(s) are fresh.")
+    print_blocked(plan)
+
+
+def print_blocked(plan: Plan) -> None:
+    """The assets that read a source that could not be observed, by source, with its error."""
+    readers: dict[str, list[str]] = {}
+    for key, source in plan.blocked.items():
+        readers.setdefault(source, []).append(key)
+    for source, keys in readers.items():
+        one = len(keys) == 1
+        console.print(
+            f"[red bold]blocked:[/red bold] {', '.join(keys)} read{'s' if one else ''} source "
+            f"{source}, which could not be observed; whether {'it is' if one else 'they are'} "
+            f"stale cannot be told, and {'it' if one else 'they'} cannot run:",
+            highlight=False,
+        )
+        console.print(f"  {plan.unobservable[source]}", markup=False, highlight=False)
 
 
 class ProgressListener:

@@ -25,8 +25,9 @@ def status(
     ctx: click.Context, selection: tuple[str, ...], freshness_only: bool, as_json: bool
 ) -> None:
     """Every asset: fresh, stale (with reasons), overdue, failed, quarantined,
-    failed_checks or never; the checks column shows the latest result of each check,
-    warnings included.
+    failed_checks, blocked (it reads a source that cannot be observed now) or never;
+    every source: source, overdue or unobservable (with the error). The checks column
+    shows the latest result of each check, warnings included.
 
     Freshness policies are evaluated against the catalog now (ASSETS_NOW, an ISO
     time or epoch seconds, pins "now"); each change of a key's freshness state is
