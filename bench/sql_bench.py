@@ -20,7 +20,9 @@ CROSS JOIN <up1> u1 ...``), then measures, in this order:
 - ``comment_plan`` / ``comment_materialize``: a comment and whitespace edit of the
   middle asset, then ``assets plan`` and ``assets materialize`` (nothing must run).
 
-CLI measures are whole-process wall times; ``cpu_median_s`` is the CPU time of the
+The processes run in the project's folder, so the ``assets_core`` measured is the one
+``PYTHONPATH`` or the environment gives (``PYTHONPATH=OTHER python bench/sql_bench.py``
+measures the checkout OTHER). CLI measures are whole-process wall times; ``cpu_median_s`` is the CPU time of the
 same processes (user + system), which a busy machine disturbs less than wall time.
 
 Every run is verified: the number of assets materialized, and every published value
@@ -75,7 +77,8 @@ t3 = time.perf_counter()
 p = Project.load(sys.argv[1])
 t4 = time.perf_counter()
 print(json.dumps({"import_s": t1 - t0, "sqlglot_import_s": t2 - t1, "load_s": t4 - t3,
-                  "assets": len(p.graph.assets), "sqlglot_imported": "sqlglot" in sys.modules}))
+                  "assets": len(p.graph.assets), "sqlglot_imported": "sqlglot" in sys.modules,
+                  "core": assets_core.__file__}))
 """
 
 
@@ -110,6 +113,7 @@ def cli(root: Path, *args: str) -> tuple[float, dict]:
         capture_output=True,
         text=True,
         env=env,
+        cwd=root,  # not the caller's folder: `-m` would import assets_core from there first
     )
     wall = time.perf_counter() - started
     if proc.returncode != 0:
@@ -122,7 +126,7 @@ def cli(root: Path, *args: str) -> tuple[float, dict]:
 def load(root: Path, kind: str) -> dict:
     started = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-c", _LOAD, str(root), kind], capture_output=True, text=True
+        [sys.executable, "-c", _LOAD, str(root), kind], capture_output=True, text=True, cwd=root
     )
     if proc.returncode != 0:
         raise SystemExit(proc.stderr)
