@@ -53,9 +53,17 @@ class CodePart(NamedTuple):
         return _REBUILD, (CodePart, tuple(self))
 
 
+# How a Python code version is made: bumped with every change that gives the same code
+# another digest (the code-version cache's file name changes with it). A materialization
+# records it beside the parts, so that a plan tells an upgrade's rebuild from an edit.
+PYTHON_FORMAT = "python/6"
+FORMAT_KEY = "#format"  # its entry in a recorded parts map: ["", format]; no part's name
+
+
 class CodeVersion(NamedTuple):
     version: str
     parts: tuple[CodePart, ...]  # the asset's own code first, then helpers by name
+    format: str = ""  # how the digests were made (PYTHON_FORMAT, ...); "" when pinned
 
     @classmethod
     def pinned(cls, version: str) -> CodeVersion:
@@ -65,7 +73,8 @@ class CodeVersion(NamedTuple):
         return {p.name: [p.file, p.digest] for p in self.parts}
 
     def parts_json(self) -> str:
-        """:meth:`as_mapping` as the JSON a materialization records (once per version)."""
+        """:meth:`as_mapping` and the format, as the JSON a materialization records
+        (made once per version)."""
         return _parts_json(self)
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -74,7 +83,10 @@ class CodeVersion(NamedTuple):
 
 @functools.lru_cache(maxsize=1 << 16)
 def _parts_json(cv: CodeVersion) -> str:
-    return json.dumps(cv.as_mapping())
+    parts: dict[str, list[str]] = cv.as_mapping()
+    if cv.format:
+        parts[FORMAT_KEY] = ["", cv.format]
+    return json.dumps(parts)
 
 
 # Unpickling a named tuple calls its Python ``__new__``; ``tuple.__new__(cls, fields)``
@@ -167,7 +179,9 @@ class Fingerprinter:
         helpers = sorted((p for n, p in parts.items() if n != own.name), key=lambda p: p.name)
         ordered = (own, *helpers)
         return CodeVersion(
-            version=digest("|".join(f"{p.name}={p.digest}" for p in ordered)), parts=ordered
+            version=digest("|".join(f"{p.name}={p.digest}" for p in ordered)),
+            parts=ordered,
+            format=PYTHON_FORMAT,
         )
 
     def probes_of(self, version: CodeVersion) -> tuple[Probe, ...]:
@@ -595,10 +609,24 @@ def normalized(node: ast.AST) -> str:
     return ast.unparse(node)
 
 
-def diff_parts(old: Mapping[str, list[str]] | None, new: Mapping[str, list[str]]) -> list[str]:
-    """Human-readable list of what changed between two recorded part maps."""
+def diff_parts(
+    old: Mapping[str, list[str]] | None, new: Mapping[str, list[str]], new_format: str = ""
+) -> list[str]:
+    """Human-readable list of what changed between two recorded part maps.
+
+    When ``old`` was fingerprinted another way than ``new_format`` (an upgrade of
+    assets-core, or of sqlglot for SQL), that is what is said: the digests of unchanged
+    code differ then too.
+    """
     if not old:
         return ["code version changed"]
+    old = dict(old)
+    was = old.pop(FORMAT_KEY, None)
+    if was is not None and new_format and was[1] != new_format:
+        return [
+            f"fingerprinted another way since it was built ({was[1]} -> {new_format}, an "
+            "upgrade): every asset so fingerprinted is rebuilt once, its code may be unchanged"
+        ]
     out = []
     for name, (file, dig) in new.items():
         prev = old.get(name)

@@ -255,7 +255,7 @@ def _reasons(
         out.insert(0, Reason(NEVER_MATERIALIZED, "no published version yet"))
         return tuple(out)
     if st.code_version != code.version:
-        what = diff_parts(st.code_parts, code.as_mapping())
+        what = diff_parts(st.code_parts, code.as_mapping(), code.format)
         out.append(Reason(CODE_CHANGED, "; ".join(what)))
     recorded = st.input_versions
     for up in graph.upstream[key]:

@@ -283,7 +283,7 @@ def _sql_definitions(config: ProjectConfig, defs: list[Definition]) -> list[Defi
 
 
 # -- code versions, cached by the content of the files they came from -------------------
-_CACHE_NAME = "code_versions.v6.pickle"
+_CACHE_NAME = "code_versions.v7.pickle"  # v7: versions carry their format
 _FILES_CACHE_NAME = "code_files.pickle"  # content stamps by (size, mtime), as for sources
 
 
@@ -417,7 +417,7 @@ def _shared(versions: dict[str, Any], checks: dict[str, Any]) -> dict[str, Any]:
     out_versions = {}
     for key, (files, cv) in versions.items():
         parts = tuple(one(p, p) for p in cv.parts)
-        out_versions[key] = (one(files, files), CodeVersion(cv.version, parts))
+        out_versions[key] = (one(files, files), CodeVersion(cv.version, parts, cv.format))
     out_checks = {
         key: (fn_stamp, tuple(one(p, p) for p in probes))
         for key, (fn_stamp, probes) in checks.items()

@@ -29,6 +29,7 @@ from sqlalchemy import insert, or_, select
 from assets_core.catalog import schema as t
 from assets_core.catalog.statements import execute_many, rows_with
 from assets_core.code_version import (
+    FORMAT_KEY,
     _function_source,
     _strip_docstrings,
     node_source,
@@ -239,6 +240,7 @@ def provenance(project: Project, catalog: Catalog, key: str, version: str) -> di
     """Everything recorded about how ``version`` of ``key`` was produced (JSON-ready)."""
     row = find_materialization(catalog, key, version)
     parts = json.loads(row["code_parts"]) if row["code_parts"] else {}
+    fingerprint = parts.pop(FORMAT_KEY, ["", None])[1]
     inputs = json.loads(row["input_versions"]) if row["input_versions"] else {}
     digests = [d for _, d in parts.values()]
     c = t.code_sources.c
@@ -274,6 +276,7 @@ def provenance(project: Project, catalog: Catalog, key: str, version: str) -> di
         "status": row["status"],
         "data_version": row["data_version"],
         "code_version": row["code_version"],
+        "fingerprint": fingerprint,  # how the code version was made (None when not recorded)
         "code": [
             {"name": name, "file": file, "digest": dig, "source": shown_source(texts.get(dig), dig)}
             for name, (file, dig) in parts.items()

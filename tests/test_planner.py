@@ -161,6 +161,23 @@ def test_code_change_of_the_asset_itself_is_reported_with_the_part_that_changed(
     }
 
 
+def test_a_version_fingerprinted_another_way_says_so_instead_of_naming_every_part() -> None:
+    assets = up_to_date()
+    old = CodeVersion("code-top-old", CODE["top"].parts, "python/5")
+    assets["top"] = published("top", {"mid": "data-mid"}, code=old)
+    assets["top"] = assets["top"]._replace(code_parts_json=old.parts_json())
+    now = CodeVersion("code-top-new", (CodePart("defs.top", "defs.py", "body-top-2"),), "python/6")
+    ((kind, detail),) = reasons_of(make_plan(assets, code={**CODE, "top": now}))["top"]
+    assert kind == CODE_CHANGED
+    assert "fingerprinted another way since it was built (python/5 -> python/6" in detail
+    # recorded the same way (or before formats were recorded): the parts that changed
+    for was in ("python/6", ""):
+        before = CodeVersion("code-top-old", CODE["top"].parts, was)
+        assets["top"] = assets["top"]._replace(code_parts_json=before.parts_json())
+        got = reasons_of(make_plan(assets, code={**CODE, "top": now}))["top"]
+        assert got == [(CODE_CHANGED, "defs.top changed (defs.py)")]
+
+
 def test_a_changed_helper_names_the_helper_and_its_file_and_stales_downstream() -> None:
     code = dict(CODE)
     code["mid"] = code_version("mid", helper_digest="h2")

@@ -10,6 +10,7 @@ import pytest
 
 from assets_core.definitions import AssetDef, SourceDef
 from assets_core.errors import DefinitionError, ProjectError
+from assets_core.project import _CACHE_NAME as CODE_CACHE
 from assets_core.project import DEFAULT_CATALOG, find_root, read_config
 
 DEFS = """
@@ -280,7 +281,7 @@ def test_a_load_that_changes_nothing_leaves_the_code_version_cache_as_it_was(
     root = make_project(HELPER_DEFS, modules=["defs"])
     _age(root, "helpers.py", "defs.py")
     first = load_project(root).code_versions
-    cache = root / ".assets" / "cache" / "code_versions.v6.pickle"
+    cache = root / ".assets" / "cache" / CODE_CACHE
     before = cache.read_bytes()
     os.utime(cache, (1, 1))  # any rewrite would show as a new mtime
     assert load_project(root).code_versions == first
@@ -291,7 +292,7 @@ def test_a_load_that_changes_nothing_leaves_the_code_version_cache_as_it_was(
 def test_a_corrupt_code_version_cache_is_recomputed(make_project, load_project) -> None:
     root = make_project(HELPER_DEFS, modules=["defs"])
     first = load_project(root).code_versions
-    cache = root / ".assets" / "cache" / "code_versions.v6.pickle"
+    cache = root / ".assets" / "cache" / CODE_CACHE
     cache.write_bytes(b"not a pickle")
     assert load_project(root).code_versions == first
     assert cache.read_bytes() != b"not a pickle"

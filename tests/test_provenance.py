@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from assets_core.code_version import part_digest
+from assets_core.code_version import PYTHON_FORMAT, part_digest
 from assets_core.provenance import shown_source
 
 DEFS = '''
@@ -43,6 +43,8 @@ def test_version_shows_code_with_sources_inputs_and_run(make_project, cli_json):
     assert info["data_version"] == latest["data_version"]
     assert info["run"]["id"] == run["run_id"] and info["run"]["command"] == "materialize"
     assert info["duration_s"] >= 0 and info["ended_at"] >= info["started_at"]
+    assert info["fingerprint"] == PYTHON_FORMAT  # how the code version was made
+    assert latest["code_parts"]["#format"] == ["", PYTHON_FORMAT]
     code = {c["name"]: c for c in info["code"]}
     assert set(code) == {"defs.scaled", "defs.scale", "defs.RATE"}
     assert code["defs.scaled"]["source"] == "def scaled(base):\n    return scale(base)"

@@ -384,3 +384,14 @@ def test_the_header_sets_freshness_and_the_engine_is_part_of_the_code_version(
         "engine=warehouse added",
         "engine=duckdb removed",
     ]
+
+
+def test_a_sql_code_version_records_how_it_was_made(make_project, load_project):
+    import sqlglot
+
+    from assets_core.sql.definition import sql_format
+
+    root = project(make_project, {"models/bi/a.sql": "SELECT day FROM bi.customer_journey"})
+    cv = load_project(root).code_versions["bi/a"]
+    assert cv.format == sql_format() == f"sql/1+sqlglot {sqlglot.__version__}"
+    assert '"#format": ["", "sql/1+sqlglot ' in cv.parts_json()

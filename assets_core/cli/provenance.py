@@ -31,7 +31,8 @@ def show_version(project: Any, catalog: Any, key: str, version: str, as_json: bo
     console.print(f"started {when(info['started_at'])}, ended {when(info['ended_at'])}, took {dur}")
     if info["rows"] is not None:
         console.print(f"rows {info['rows']}")
-    console.print(f"\n[bold]code version[/bold] {info['code_version']}")
+    made = f" (fingerprint {info['fingerprint']})" if info["fingerprint"] else ""
+    console.print(f"\n[bold]code version[/bold] {info['code_version']}{made}")
     for part in info["code"]:
         console.print(f"\n[cyan]{part['name']}[/cyan]  {part['file']}  digest {part['digest']}")
         if part["source"] is None:

@@ -17,7 +17,10 @@ sqlglot loads when a query is first parsed.
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
+import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -33,6 +36,34 @@ if TYPE_CHECKING:
 # what parsing a query yields (tables, their positions or None, fingerprint, sources);
 # the .sql loader caches it per file content
 Parsed = tuple[tuple[str, ...], tuple[tuple[int, int], ...] | None, str, int | None]
+
+# How a SQL code version is made: the canonical walk of sql/fingerprint.py (bumped with
+# it) over the tree the installed sqlglot parses. Recorded beside the parts (see
+# code_version.FORMAT_KEY), so that a plan tells an upgrade's rebuild from an edit.
+SQL_FORMAT = "sql/1"
+
+
+def sqlglot_version() -> str:
+    """The installed sqlglot's version, read from its ``_version.py`` without importing
+    it (nor reading the installed distributions: ``importlib.metadata`` costs tens of
+    milliseconds); ``"none"`` without sqlglot, ``"unknown"`` without that file."""
+    from importlib.util import find_spec
+
+    spec = find_spec("sqlglot")
+    if spec is None or spec.origin is None:
+        return "none"
+    try:
+        with open(os.path.join(os.path.dirname(spec.origin), "_version.py"), encoding="utf-8") as f:
+            found = re.search(r"""version\s*=\s*['"]([^'"]+)['"]""", f.read())
+    except OSError:
+        return "unknown"
+    return found.group(1) if found else "unknown"
+
+
+@functools.lru_cache(maxsize=1)
+def sql_format() -> str:
+    return f"{SQL_FORMAT}+sqlglot {sqlglot_version()}"
+
 
 HEADER_KEYS = (
     "group",
@@ -96,7 +127,9 @@ class SqlAssetDef:
             CodePart(f"engine={self.engine}", "", digest(self.engine)),
         )
         return CodeVersion(
-            version=digest("|".join(f"{p.name}={p.digest}" for p in parts)), parts=parts
+            version=digest("|".join(f"{p.name}={p.digest}" for p in parts)),
+            parts=parts,
+            format=sql_format(),
         )
 
     def position_of(self, table: str) -> tuple[int, int] | None:

@@ -22,7 +22,13 @@ from typing import Any
 from assets_core.code_version import digest
 from assets_core.definitions import Location
 from assets_core.errors import DefinitionError, ProjectError, UnknownUpstreamError, closest
-from assets_core.sql.definition import SqlAssetDef, build, parse_header, split_header
+from assets_core.sql.definition import (
+    SqlAssetDef,
+    build,
+    parse_header,
+    split_header,
+    sqlglot_version,
+)
 from assets_core.sql.engines import engine_specs, unknown_engine
 from assets_core.sql.lexical import layout_free_key
 
@@ -212,21 +218,5 @@ def _write_cache(path: Path, entries: dict[str, Any]) -> None:
 
 
 def _cache_stamp() -> str:
-    """Parses depend on sqlglot's version: a new sqlglot parses everything again.
-
-    The version is read from sqlglot's ``_version.py`` (its ``__init__.py``'s size and
-    time when that is missing), found without importing sqlglot or reading the
-    installed distributions (``importlib.metadata`` costs tens of milliseconds).
-    """
-    from importlib.util import find_spec
-
-    spec = find_spec("sqlglot")
-    if spec is None or spec.origin is None:
-        return f"{_CACHE_FORMAT}:none"
-    folder = os.path.dirname(spec.origin)
-    try:
-        with open(os.path.join(folder, "_version.py"), "rb") as f:
-            return f"{_CACHE_FORMAT}:{digest(f.read())}"
-    except OSError:
-        st = os.stat(spec.origin)
-        return f"{_CACHE_FORMAT}:{st.st_size}:{st.st_mtime_ns}"
+    """Parses depend on sqlglot's version: a new sqlglot parses everything again."""
+    return f"{_CACHE_FORMAT}:{sqlglot_version()}"
