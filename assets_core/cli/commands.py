@@ -57,6 +57,17 @@ def plan(ctx: click.Context, selection: tuple[str, ...], force: bool, as_json: b
     ctx.exit(1 if p.blocked else 0)
 
 
+def _open_engines_ahead(ctx: click.Context, project: Project, p: Any) -> None:
+    """Open the DuckDB files the plan writes to while the catalog is being opened."""
+    defs = [project.graph.defs[s.key] for s in p.steps]
+    if not any(d.kind == "sql" or getattr(d, "io", None) for d in defs):
+        return  # nothing imported for a project without tables
+    from assets_core.sql.engines import close_ahead, engines_written, open_ahead
+
+    open_ahead(engines_written(project.root, project.config.raw, defs))
+    ctx.call_on_close(close_ahead)
+
+
 def _step_dict(r: Any) -> dict[str, Any]:
     """One step of ``materialize --json``."""
     from assets_core.cli.render import outcome_dict
@@ -106,6 +117,8 @@ def materialize(
     if state is not None:
         p = make_plan(project, None, list(selection), force=force, state=state)
     if state is None or (p.steps and not dry_run):
+        if state is not None and not dry_run:
+            _open_engines_ahead(ctx, project, p)
         catalog = open_catalog(project)
         peeked, state = state, catalog.state()
         if state != peeked:  # not peeked, or changed since: plan from what is read now

@@ -16,7 +16,7 @@ the table store needs, written once per database family.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -292,7 +292,65 @@ def row_alias(columns: list[tuple[str, str]]) -> str:
     return alias
 
 
+# DuckDB files being opened ahead of a run's first statement (see open_ahead)
+_AHEAD: dict[EngineSpec, tuple[Any, list[Any]]] = {}
+
+
+def open_ahead(specs: Iterable[EngineSpec]) -> None:
+    """Start opening the DuckDB files of ``specs`` on threads; :func:`open_engine` takes
+    each when the run first needs it. DuckDB reads a file's catalog with the GIL
+    released (0.07 s with 1,000 tables here), so this overlaps what the caller does
+    next: for ``assets materialize``, opening the run's catalog. An error (the file is
+    locked by another process) is raised where the engine is taken, as it would be."""
+    import threading
+
+    for spec in specs:
+        if not spec.is_duckdb or spec in _AHEAD:
+            continue
+        box: list[Any] = []
+
+        def work(spec: EngineSpec = spec, box: list[Any] = box) -> None:
+            try:
+                box.append(_open(spec))
+            except BaseException as e:  # re-raised in the thread that takes it
+                box.append(e)
+
+        thread = threading.Thread(target=work, name=f"open engine {spec.name}", daemon=True)
+        thread.start()
+        _AHEAD[spec] = (thread, box)
+
+
+def engines_written(root: Path, raw: Mapping[str, Any], defs: Iterable[Any]) -> list[EngineSpec]:
+    """The engines that the definitions ``defs`` write to (SQL assets, ``io=`` assets)."""
+    names = {d.engine if d.kind == "sql" else getattr(d, "io", None) for d in defs}
+    names.discard(None)
+    if not names:
+        return []
+    specs = engine_specs(root, raw)
+    return [specs[n] for n in sorted(names) if n in specs]  # type: ignore[index]
+
+
+def close_ahead() -> None:
+    """Close the engines opened ahead that no run took."""
+    while _AHEAD:
+        _, (thread, box) = _AHEAD.popitem()
+        thread.join()
+        if box and isinstance(box[0], Engine):
+            box[0].close()
+
+
 def open_engine(spec: EngineSpec) -> Engine:
+    ahead = _AHEAD.pop(spec, None)
+    if ahead is not None:
+        thread, box = ahead
+        thread.join()
+        if isinstance(box[0], BaseException):
+            raise box[0]
+        return box[0]  # type: ignore[no-any-return]
+    return _open(spec)
+
+
+def _open(spec: EngineSpec) -> Engine:
     if spec.is_duckdb:
         from assets_core.sql.duckdb_engine import DuckDBEngine
 
