@@ -6,12 +6,11 @@ the tables it reads."""
 from __future__ import annotations
 
 import pytest
-import sqlglot
 from conftest import warehouse_rows
 
 from assets_core.sql.duckdb_engine import ROW_GROUP, DuckDBEngine
 from assets_core.sql.engines import EngineSpec
-from assets_core.sql.parse import parse_query, read_sources
+from assets_core.sql.parse import parse_query
 
 
 @pytest.mark.parametrize(
@@ -31,7 +30,6 @@ from assets_core.sql.parse import parse_query, read_sources
     ],
 )
 def test_a_query_counts_its_row_sources_unless_it_makes_rows_itself(sql, sources):
-    assert read_sources(sqlglot.parse_one(sql, read="duckdb")) == sources
     assert parse_query(sql, "duckdb").sources == sources
 
 

@@ -95,7 +95,7 @@ class SqlAssetDef:
     # None when a cached parse was reused after a comment or layout edit (see position_of)
     table_positions: tuple[tuple[int, int], ...] | None = field(repr=False, compare=False)
     fingerprint: str
-    # row sources the query reads, None when it makes rows itself (parse.read_sources)
+    # row sources the query reads, None when it makes rows itself (ParsedQuery.sources)
     sources: int | None = field(default=None, compare=False)
     params: tuple[str, ...] = ()
     ins: Mapping[str, str] = field(default_factory=dict)

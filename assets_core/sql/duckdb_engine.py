@@ -21,7 +21,7 @@ from assets_core.sql.engines import (
 )
 
 _MARK = "__assets_core_table_"  # see DuckDBEngine._columns_together
-ROW_GROUP = 122_880  # rows in one of DuckDB's row groups (see DuckDBEngine._small)
+ROW_GROUP = 122_880  # rows in one of DuckDB's row groups (see DuckDBEngine._bound)
 
 
 _READERS = {
@@ -56,7 +56,7 @@ class DuckDBEngine(Engine):
             ) from None
         self._catalog = self.conn.execute("SELECT current_database()").fetchall()[0][0]
         self._schemas: set[str] = set()
-        # rows of the tables this engine described or found (see _small)
+        # rows (or a bound of them) of the tables this engine wrote, described or found
         self._rows: dict[str, int] = {}
         self._rows_read = False
         self._small_mode = False

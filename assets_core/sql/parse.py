@@ -65,7 +65,12 @@ class ParsedQuery:
     expression: exp.Query
     tables: tuple[TableRef, ...]  # distinct, in order of first appearance
     fingerprint: str
-    sources: int | None = None  # see read_sources
+    # how many row sources (tables, subqueries, CTE references) it reads over all its
+    # scopes; None when it also makes rows of its own (a table function, UNNEST, a
+    # function sqlglot does not know, a recursive CTE). A query over k sources of at
+    # most r rows each reads or makes at most (r + 1) ** k rows: DuckDB runs those
+    # within one row group on one thread (see DuckDBEngine.create_table_as).
+    sources: int | None = None
 
 
 def known_dialects() -> list[str]:
@@ -152,40 +157,30 @@ def parse_query(
     )
 
 
-# nodes that make rows of their own (table functions, UNNEST, unknown functions): the
-# size of a query holding one is not bounded by the sizes of the tables it reads
-_ROW_MAKERS = (
-    *(c for c in exp.UDTF.__subclasses__() if c not in (exp.Values, exp.Lateral)),
-    exp.GenerateSeries,
-    exp.Anonymous,
+def _with_subclasses(*classes: type) -> set[type]:
+    out: set[type] = set()
+    todo = list(classes)
+    while todo:
+        c = todo.pop()
+        if c not in out:
+            out.add(c)
+            todo.extend(c.__subclasses__())
+    return out
+
+
+# The kinds of node (as the canonical form, fingerprint.canonical_parts, names them) that
+# make rows of their own: table functions, UNNEST, functions sqlglot does not know, and
+# the argument that makes a CTE recursive. The size of a query holding one is not bounded
+# by the tables it reads. An argument named like one of them makes a query look
+# unbounded: that costs speed, never correctness.
+_ROW_MAKER_KINDS = frozenset(
+    {
+        c.key
+        for c in _with_subclasses(exp.UDTF, exp.GenerateSeries, exp.Anonymous)
+        - _with_subclasses(exp.Values, exp.Lateral)
+    }
+    | {"recursive"}
 )
-
-
-# their kinds, and the argument that makes a CTE recursive, as the canonical form
-# (fingerprint.canonical_parts) names them; an argument named like one of these kinds
-# would make a query look unbounded, which costs speed, never correctness
-_ROW_MAKER_KINDS = frozenset({c.key for c in _ROW_MAKERS} | {"recursive"})
-
-
-def read_sources(query: exp.Expression) -> int | None:
-    """How many row sources (tables, subqueries, CTE references) the query reads, over
-    all its scopes; None when it also makes rows of its own (a table function, UNNEST,
-    an unknown function, a recursive CTE).
-
-    A query over ``k`` sources of at most ``r`` rows each can read or produce no more
-    than ``(r + 1) ** k`` rows: the engine uses it to run queries over small tables on
-    one thread (see ``DuckDBEngine.create_table_as``).
-
-    >>> read_sources(sqlglot.parse_one("SELECT a.x FROM a JOIN (SELECT * FROM b) s USING (x)"))
-    3
-    >>> read_sources(sqlglot.parse_one("SELECT * FROM range(100000000)")) is None
-    True
-    """
-    if any(w.args.get("recursive") for w in query.find_all(exp.With)):
-        return None
-    if next(query.find_all(*_ROW_MAKERS), None) is not None:
-        return None
-    return _scan(query)[1]
 
 
 def table_refs(query: exp.Expression) -> tuple[TableRef, ...]:
