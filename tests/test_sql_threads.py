@@ -9,7 +9,7 @@ import pytest
 from conftest import warehouse_rows
 
 from assets_core.sql.duckdb_engine import ROW_GROUP, DuckDBEngine
-from assets_core.sql.engines import EngineSpec
+from assets_core.sql.engines import EngineSpec, Reads
 from assets_core.sql.parse import parse_query
 
 
@@ -56,32 +56,31 @@ def test_small_inputs_run_on_one_thread_and_the_rest_with_the_setting(engine):
     e.run(f"CREATE TABLE big AS SELECT range AS v FROM range({ROW_GROUP})")  # found, not made
     assert _threads(e) == setting
     q = e.qualify
-    e.create_table_as(q("main", "small"), "SELECT 1 AS v UNION ALL SELECT 2", sources=0)
+    e.create_table_as(q("main", "small"), "SELECT 1 AS v UNION ALL SELECT 2", Reads(sources=0))
     assert _threads(e) == 1
     e.data_version(q("main", "small"), "main", "small")  # 2 rows, now known
     assert _threads(e) == 1
 
-    e.create_table_as(q("main", "big2"), "SELECT v FROM big", inputs=[q("main", "big")], sources=1)
+    e.create_table_as(q("main", "big2"), "SELECT v FROM big", Reads((q("main", "big"),), 1))
     assert _threads(e) == setting  # one row group or more: the database's setting
 
     e.create_table_as(
         q("main", "pairs"),
         "SELECT a.v AS x, b.v AS y FROM small a CROSS JOIN small b",
-        inputs=[q("main", "small")],
-        sources=2,
+        Reads((q("main", "small"),), 2),
     )
     assert _threads(e) == 1  # (2 + 1) ** 2 rows at most
 
-    e.create_table_as(q("main", "gen"), "SELECT * FROM range(10)", sources=None)
+    e.create_table_as(q("main", "gen"), "SELECT * FROM range(10)", Reads(sources=None))
     assert _threads(e) == setting  # makes rows of its own: no bound
 
     e.run("CREATE VIEW files AS SELECT 1 AS v")  # as Python assets' parquet files are read
-    e.create_table_as(q("main", "f"), "SELECT v FROM files", inputs=[q("main", "files")], sources=1)
+    e.create_table_as(q("main", "f"), "SELECT v FROM files", Reads((q("main", "files"),), 1))
     assert _threads(e) == setting  # a view's rows are not known
 
-    e.create_table_as(q("main", "p"), "SELECT x FROM pairs", inputs=[q("main", "pairs")], sources=1)
+    e.create_table_as(q("main", "p"), "SELECT x FROM pairs", Reads((q("main", "pairs"),), 1))
     assert _threads(e) == 1  # written in small mode, not described yet: at most 9 rows
-    e.create_table_as(q("main", "g2"), "SELECT * FROM gen", inputs=[q("main", "gen")], sources=1)
+    e.create_table_as(q("main", "g2"), "SELECT * FROM gen", Reads((q("main", "gen"),), 1))
     assert _threads(e) == setting  # written in the usual mode, not described yet: not known
     assert e.run("SELECT count(*), sum(x) FROM pairs") == [(4, 6)]
     assert e.run("SELECT count(*) FROM big2") == [(ROW_GROUP,)]
@@ -91,14 +90,14 @@ def test_known_rows_follow_a_renamed_table_and_leave_with_a_dropped_one(engine):
     e = engine
     setting = _threads(e)
     q = e.qualify
-    e.create_table_as(q("main", "t__staging"), "SELECT 1 AS v", sources=0)
+    e.create_table_as(q("main", "t__staging"), "SELECT 1 AS v", Reads(sources=0))
     e.data_version(q("main", "t__staging"), "main", "t__staging")
     e.rename("main", "t__staging", "t")
-    e.create_table_as(q("main", "u"), "SELECT v FROM t", inputs=[q("main", "t")], sources=1)
+    e.create_table_as(q("main", "u"), "SELECT v FROM t", Reads((q("main", "t"),), 1))
     assert _threads(e) == 1
     e.drop(q("main", "t"))
     e.run("CREATE TABLE t AS SELECT range AS v FROM range(10)")  # written outside the engine
-    e.create_table_as(q("main", "w"), "SELECT v FROM t", inputs=[q("main", "t")], sources=1)
+    e.create_table_as(q("main", "w"), "SELECT v FROM t", Reads((q("main", "t"),), 1))
     assert _threads(e) == setting  # t's rows are no longer known
 
 
@@ -130,17 +129,19 @@ def test_describing_a_large_table_and_running_other_statements_leave_small_mode(
     e = engine
     setting = _threads(e)
     q = e.qualify
-    e.create_table_as(q("main", "big"), f"SELECT * FROM range({ROW_GROUP + 1})", sources=None)
-    e.create_table_as(q("main", "one"), "SELECT 1 AS v", sources=0)
+    e.create_table_as(
+        q("main", "big"), f"SELECT * FROM range({ROW_GROUP + 1})", Reads(sources=None)
+    )
+    e.create_table_as(q("main", "one"), "SELECT 1 AS v", Reads(sources=0))
     assert _threads(e) == 1
-    e.create_table_as(q("main", "two"), "SELECT 2 AS v", sources=0)
+    e.create_table_as(q("main", "two"), "SELECT 2 AS v", Reads(sources=0))
     e.data_versions([("main", "one"), ("main", "two")])  # both within their bound
     assert _threads(e) == 1
     got = e.data_versions([("main", "big"), ("main", "one")])  # big: not known to be small
     assert _threads(e) == setting
     assert [rows for _, rows, _ in got] == [ROW_GROUP + 1, 1]
     e.create_table_as(
-        q("main", "three"), "SELECT v + 2 AS v FROM one", inputs=[q("main", "one")], sources=1
+        q("main", "three"), "SELECT v + 2 AS v FROM one", Reads((q("main", "one"),), 1)
     )
     assert _threads(e) == 1
     # a check's query (or any statement the engine does not write itself)

@@ -15,6 +15,7 @@ from assets_core.sql.engines import (
     Engine,
     EngineError,
     EngineSpec,
+    Reads,
     require,
     row_alias,
     version_of,
@@ -129,15 +130,8 @@ class DuckDBEngine(Engine):
         )
         self._schemas.add(schema)
 
-    def create_table_as(
-        self,
-        qualified: str,
-        select_sql: str,
-        *,
-        inputs: Sequence[str] = (),
-        sources: int | None = None,
-    ) -> None:
-        bound = self._bound(inputs, sources)
+    def create_table_as(self, qualified: str, select_sql: str, reads: Reads | None = None) -> None:
+        bound = self._bound(reads) if reads is not None else None
         self._use_small_mode(bound is not None)
         self._exec(f"CREATE OR REPLACE TABLE {qualified} AS\n{select_sql}\n")
         if bound is None:
@@ -155,23 +149,22 @@ class DuckDBEngine(Engine):
     # engine's own statements on such tables (writing them, describing them) run with
     # threads = 1 and without the optimizer ("small mode"); every other statement with
     # the database's settings.
-    def _bound(self, inputs: Sequence[str], sources: int | None) -> int | None:
-        """At most how many rows a query over ``sources`` row sources, reading the tables
-        ``inputs``, can read or make, when that is within one row group; else None.
-        Known only when every input is a table whose rows are known (tables this engine
-        wrote or described, and those it found at its first question); a view (over
-        parquet or CSV files) is not."""
-        if sources is None:
+    def _bound(self, reads: Reads) -> int | None:
+        """At most how many rows a query that ``reads`` so can read or make, when that is
+        within one row group; else None. Known only when every table it reads has known
+        rows (tables this engine wrote or described, and those it found at its first
+        question); a view (over parquet or CSV files) is not a table."""
+        if reads.sources is None:
             return None
         if not self._rows_read:
             self._read_rows()
         most = 0
-        for q in inputs:
+        for q in reads.tables:
             n = self._rows.get(q)
             if n is None:
                 return None
             most = max(most, n)
-        bound = (most + 1) ** sources
+        bound = (most + 1) ** reads.sources
         return bound if bound <= ROW_GROUP else None
 
     def _all_small(self, names: Sequence[str]) -> bool:

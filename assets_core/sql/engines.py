@@ -45,6 +45,17 @@ _DIALECTS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Reads:
+    """What a query reads, as far as its size goes: the qualified ``tables`` (its
+    upstreams in this engine) and how many row ``sources`` it reads over all its scopes,
+    None when it makes rows itself (see ``ParsedQuery.sources``). A query over ``k``
+    sources of at most ``r`` rows each reads or makes at most ``(r + 1) ** k`` rows."""
+
+    tables: tuple[str, ...] = ()
+    sources: int | None = None
+
+
 class EngineError(AssetsError):
     """A statement failed in an engine (names the asset and the database's message)."""
 
@@ -202,17 +213,9 @@ class Engine:
     def ensure_schema(self, schema: str | None) -> None:
         raise NotImplementedError
 
-    def create_table_as(
-        self,
-        qualified: str,
-        select_sql: str,
-        *,
-        inputs: Sequence[str] = (),
-        sources: int | None = None,
-    ) -> None:
-        """Create (or replace) ``qualified`` from a SELECT. ``inputs`` (the qualified
-        tables it reads) and ``sources`` (how many row sources it reads, None when it
-        makes rows itself) bound its size; an engine may plan with them."""
+    def create_table_as(self, qualified: str, select_sql: str, reads: Reads | None = None) -> None:
+        """Create (or replace) ``qualified`` from a SELECT; ``reads`` bounds its size (an
+        engine may plan with it)."""
         raise NotImplementedError
 
     def rename(self, schema: str | None, table: str, new_name: str) -> None:

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from assets_core.sql.engines import Engine, EngineError, EngineSpec, require, row_alias
+from assets_core.sql.engines import Engine, EngineError, EngineSpec, Reads, require, row_alias
 
 
 class SqlAlchemyEngine(Engine):
@@ -96,14 +96,7 @@ class SqlAlchemyEngine(Engine):
         self.run(f"CREATE SCHEMA IF NOT EXISTS {self._ident(schema)}")
         self._schemas.add(schema)
 
-    def create_table_as(
-        self,
-        qualified: str,
-        select_sql: str,
-        *,
-        inputs: Sequence[str] = (),
-        sources: int | None = None,
-    ) -> None:
+    def create_table_as(self, qualified: str, select_sql: str, reads: Reads | None = None) -> None:
         if not self.in_transaction:  # replacing the table is one atomic step for readers
             with self.transaction():
                 self.create_table_as(qualified, select_sql)

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from assets_core.errors import StoreError
-from assets_core.sql.engines import Engine, EngineError, engine_specs, open_engine
+from assets_core.sql.engines import Engine, EngineError, Reads, engine_specs, open_engine
 from assets_core.stores import Staged
 
 if TYPE_CHECKING:
@@ -195,10 +195,10 @@ class TableStores:
             with _naming(d.key, engine, "preparing its upstreams"):
                 prepare_upstreams(self, engine, d, refs, current)
             sql = render(engine, d)
-            inputs = [engine.qualify(*engine.physical(u)) for u in d.ins.values()]
+            tables = tuple(engine.qualify(*engine.physical(u)) for u in d.ins.values())
 
             def create(q: str, s: str | None, t: str) -> None:
-                engine.create_table_as(q, sql, inputs=inputs, sources=d.sources)
+                engine.create_table_as(q, sql, Reads(tables, d.sources))
 
             return self._stage(
                 d.key, engine, direct, create, sql, grouped=grouped, describe=describe
