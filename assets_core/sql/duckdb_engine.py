@@ -190,13 +190,13 @@ class DuckDBEngine(Engine):
         self._small_mode = small
 
     def rename(self, schema: str | None, table: str, new_name: str) -> None:
-        self._exec(f"ALTER TABLE {self.qualify(schema, table)} RENAME TO {self._ident(new_name)}")
+        super().rename(schema, table, new_name)
         n = self._rows.pop(self.qualify(schema, table), None)
         if n is not None:
             self._rows[self.qualify(schema, new_name)] = n
 
     def drop(self, qualified: str) -> None:
-        self._exec(f"DROP TABLE IF EXISTS {qualified}")
+        super().drop(qualified)
         self._rows.pop(qualified, None)
 
     def table_exists(self, schema: str | None, table: str) -> bool:

@@ -191,6 +191,11 @@ class Engine:
     def run(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> list[Any]:
         raise NotImplementedError
 
+    def _exec(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> list[Any]:
+        """Run one of the engine's own statements (DDL of its tables): :meth:`run`, unless
+        an engine runs its own statements apart from others' (DuckDB's small mode)."""
+        return self.run(sql, params)
+
     def run_dicts(self, sql: str) -> list[dict[str, Any]]:
         """Rows of a SELECT as dicts (column name -> value)."""
         raise NotImplementedError
@@ -219,10 +224,10 @@ class Engine:
         raise NotImplementedError
 
     def rename(self, schema: str | None, table: str, new_name: str) -> None:
-        self.run(f"ALTER TABLE {self.qualify(schema, table)} RENAME TO {self._ident(new_name)}")
+        self._exec(f"ALTER TABLE {self.qualify(schema, table)} RENAME TO {self._ident(new_name)}")
 
     def drop(self, qualified: str) -> None:
-        self.run(f"DROP TABLE IF EXISTS {qualified}")
+        self._exec(f"DROP TABLE IF EXISTS {qualified}")
 
     def table_exists(self, schema: str | None, table: str) -> bool:
         raise NotImplementedError
