@@ -173,25 +173,30 @@ def observe_all(
     """The current version of each source, and apart, the error of each source that
     could not be observed (its ``observe=`` function raised): one source that is down
     does not stop the others. File digests are cached under ``cache_dir``."""
-    cache = FileDigestCache(cache_dir / CACHE_NAME if cache_dir is not None else None)
-    versions: dict[str, str] = {}
     errors: dict[str, str] = {}
-    try:
-        for s in sources.values():
-            try:
-                versions[s.key] = observe_one(s, root, cache).version
-            except ObservationError as e:
-                errors[s.key] = e.render()
-    finally:
-        cache.save()
-    return versions, errors
+    seen = observe_many(sources.values(), root, cache_dir, errors=errors)
+    return {o.key: o.version for o in seen}, errors
 
 
 def observe_many(
-    sources: Iterable[SourceDef], root: Path, cache_dir: Path | None = None
+    sources: Iterable[SourceDef],
+    root: Path,
+    cache_dir: Path | None = None,
+    *,
+    errors: dict[str, str] | None = None,
 ) -> list[Observation]:
+    """An observation of each source. A source that cannot be observed raises its
+    ObservationError, or with ``errors`` given, leaves its message there instead."""
     cache = FileDigestCache(cache_dir / CACHE_NAME if cache_dir is not None else None)
+    out = []
     try:
-        return [observe_one(s, root, cache) for s in sources]
+        for s in sources:
+            try:
+                out.append(observe_one(s, root, cache))
+            except ObservationError as e:
+                if errors is None:
+                    raise
+                errors[s.key] = e.render()
     finally:
         cache.save()
+    return out
