@@ -300,6 +300,7 @@ def test_the_parse_cache_is_kept_per_sqlglot_version(tmp_path, monkeypatch):
     import importlib.util
 
     from assets_core.sql import loader
+    from assets_core.sql.definition import sql_format
 
     path = tmp_path / "cache.pickle"
     loader._write_cache(path, {"models/a.sql": "an entry"})
@@ -314,7 +315,12 @@ def test_the_parse_cache_is_kept_per_sqlglot_version(tmp_path, monkeypatch):
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: spec if name == "sqlglot" else real(name, *a)
     )
-    assert loader._read_cache(path) == {}
+    sql_format.cache_clear()  # read once per process: this test installs another sqlglot
+    try:
+        assert loader._read_cache(path) == {}
+    finally:
+        monkeypatch.undo()
+        sql_format.cache_clear()
 
 
 def test_a_comment_or_layout_edit_reuses_the_parse_without_sqlglot(make_project, tmp_path):

@@ -27,7 +27,7 @@ from assets_core.sql.definition import (
     build,
     parse_header,
     split_header,
-    sqlglot_version,
+    sql_format,
 )
 from assets_core.sql.engines import engine_specs, unknown_engine
 from assets_core.sql.lexical import layout_free_key
@@ -218,5 +218,6 @@ def _write_cache(path: Path, entries: dict[str, Any]) -> None:
 
 
 def _cache_stamp() -> str:
-    """Parses depend on sqlglot's version: a new sqlglot parses everything again."""
-    return f"{_CACHE_FORMAT}:{sqlglot_version()}"
+    """Parses (fingerprints included) depend on how SQL is fingerprinted and on sqlglot's
+    version: a new one of either parses everything again."""
+    return f"{_CACHE_FORMAT}:{sql_format()}"
