@@ -125,6 +125,18 @@ def test_materialize_then_status_show_runs_and_list_as_json(make_project, cli_js
     assert listed[1]["upstream"] == ["raw/orders"]
 
 
+def test_a_command_closes_the_catalog_before_the_process_exits(make_project, cli_json) -> None:
+    # the last connection to a SQLite catalog folds its write-ahead log into the file and
+    # removes it; the CLI freezes its objects at exit, so nothing may rely on collection
+    root = make_project(CHAIN)
+    db = root / ".assets" / "catalog.db"
+    for args in (("materialize", "--json"), ("status", "--json"), ("runs", "--json")):
+        cli_json(root, *args)
+        assert not (db.parent / "catalog.db-wal").exists(), args
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM runs WHERE status = 'success'").fetchone() == (1,)
+
+
 def test_show_accepts_a_unique_name_and_lists_code_and_data_versions_per_version(
     make_project, write_file, cli_json
 ) -> None:

@@ -7,6 +7,8 @@ Exit codes: 0 ok, 1 an asset failed or was blocked, 2 bad usage or definitions.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import json
 import sys
 from typing import Any
@@ -83,6 +85,13 @@ def load_commands() -> click.Group:
 
 
 def main() -> None:
+    # At exit the interpreter walks every object it still holds, once per collection
+    # it runs while tearing modules down: ~0.15 s after a run of 1,000 assets, longer
+    # than the catalog's last transaction. A command closes what holds a resource (the
+    # catalog, engines, files) itself, so nothing left needs collecting: the objects are
+    # frozen (out of the collector's reach) after the atexit functions registered later
+    # (by the libraries a command imported) have run.
+    atexit.register(gc.freeze)
     load_commands()(prog_name="assets")
 
 

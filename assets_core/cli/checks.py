@@ -9,15 +9,8 @@ from typing import Any
 import click
 
 from assets_core.cli import SELECTION_HELP, cli, emit_json
+from assets_core.cli.commands import _open
 from assets_core.errors import AssetsError
-
-
-def _open(ctx: click.Context) -> tuple[Any, Any]:
-    from assets_core.executor import open_catalog
-    from assets_core.project import Project
-
-    project = Project.load(ctx.obj["project_dir"])
-    return project, open_catalog(project)
 
 
 def _asset_key(project: Any, key: str) -> str:

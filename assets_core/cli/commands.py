@@ -22,11 +22,20 @@ def _project(ctx: click.Context) -> Project:
     return Project.load(ctx.obj["project_dir"])
 
 
-def _open(ctx: click.Context) -> tuple[Project, Any]:
+def _catalog(ctx: click.Context, project: Project) -> Any:
+    """The project's catalog, closed when the command ends: the last connection to a
+    SQLite catalog folds its write-ahead log back into the database file then, not
+    at the interpreter's exit (see :func:`assets_core.cli.main`)."""
     from assets_core.executor import open_catalog
 
+    catalog = open_catalog(project)
+    ctx.call_on_close(catalog.close)
+    return catalog
+
+
+def _open(ctx: click.Context) -> tuple[Project, Any]:
     project = _project(ctx)
-    return project, open_catalog(project)
+    return project, _catalog(ctx, project)
 
 
 @cli.command(epilog=SELECTION_HELP)
@@ -44,11 +53,11 @@ def plan(ctx: click.Context, selection: tuple[str, ...], force: bool, as_json: b
     planned as usual.
     """
     from assets_core.cli.render import print_plan
-    from assets_core.executor import make_plan, open_catalog, peek_state
+    from assets_core.executor import make_plan, peek_state
 
     project = _project(ctx)
     state = peek_state(project)  # the catalog is opened only when it needs settling
-    catalog = open_catalog(project) if state is None else None
+    catalog = _catalog(ctx, project) if state is None else None
     p = make_plan(project, catalog, list(selection), force=force, state=state)
     if as_json:
         emit_json(p.as_dict())
@@ -109,7 +118,7 @@ def materialize(
     then taken as that run published it (or skipped with --no-wait).
     """
     from assets_core.cli.render import ProgressListener, console, print_outcomes, print_plan
-    from assets_core.executor import StepResult, execute, make_plan, open_catalog, peek_state
+    from assets_core.executor import StepResult, execute, make_plan, peek_state
 
     project = _project(ctx)
     catalog = None
@@ -119,7 +128,7 @@ def materialize(
     if state is None or (p.steps and not dry_run):
         if state is not None and not dry_run:
             _open_engines_ahead(ctx, project, p)
-        catalog = open_catalog(project)
+        catalog = _catalog(ctx, project)
         peeked, state = state, catalog.state()
         if state != peeked:  # not peeked, or changed since: plan from what is read now
             p = make_plan(project, catalog, list(selection), force=force, state=state)
