@@ -147,3 +147,26 @@ def test_describing_a_large_table_and_running_other_statements_leave_small_mode(
     # a check's query (or any statement the engine does not write itself)
     assert e.run(f"SELECT count(*) FROM {q('main', 'three')}") == [(1,)]
     assert _threads(e) == setting
+
+
+def test_small_tables_get_the_versions_their_hashes_aggregated_in_the_database_give(engine):
+    # a batch known to hold few rows has the hash of each row fetched and summed here;
+    # its versions must be those of the aggregate in the database, duplicate rows, an
+    # empty table and a column named like the row alias included
+    e, q = engine, engine.qualify
+    tables = {
+        "dups": "SELECT 7 AS v FROM range(3)",
+        "empty": "SELECT 1 AS v WHERE false",
+        "named_t": "SELECT range AS t, 'x' || range AS s FROM range(5)",
+        "wide": "SELECT range AS v, range::DOUBLE / 3 AS d FROM range(100)",
+    }
+    for name, sql in tables.items():
+        e.run(f"CREATE TABLE {name} AS {sql}")  # written outside the engine: rows unknown
+    batch = [("main", name) for name in tables]
+    assert not any(q(s, t) in e._rows for s, t in batch)
+    aggregated = e.data_versions(batch)  # in the database
+    assert [e._rows[q(s, t)] for s, t in batch] == [3, 0, 5, 100]
+    fetched = e.data_versions(batch)  # 108 rows known: each row's hash fetched
+    one = [e.data_version(q(s, t), s, t) for s, t in batch]
+    assert fetched == aggregated == one
+    assert len({v for v, _, _ in fetched}) == 4

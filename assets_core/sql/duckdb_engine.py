@@ -23,6 +23,7 @@ from assets_core.sql.engines import (
 
 _MARK = "__assets_core_table_"  # see DuckDBEngine._columns_together
 ROW_GROUP = 122_880  # rows in one of DuckDB's row groups (see DuckDBEngine._bound)
+FETCHED_HASHES = 2_048  # one of DuckDB's vectors (see DuckDBEngine._contents)
 
 
 _READERS = {
@@ -211,46 +212,61 @@ class DuckDBEngine(Engine):
     def describe_content(
         self, qualified: str, schema: str | None, table: str
     ) -> tuple[int, Any, list[tuple[str, str]]]:
-        # the aggregate gives rows and the sum of row hashes (order does not matter,
-        # duplicates count); the columns and their types come from binding a relation
-        # over the table, which plans it without running anything
+        # the columns and their types come from binding a relation over the table, which
+        # plans it without running anything; then the rows and the sum of row hashes
+        # (order does not matter, duplicates count)
         self._use_small_mode(self._all_small([qualified]))
         try:
             columns = self._bound_columns(qualified)
-            t = row_alias(columns)
-            sql = f"SELECT count(*) AS n, sum(hash({t})::HUGEINT) AS h FROM {qualified} AS {t}"
-            row = self.conn.execute(sql).fetchall()[0]
+            ((rows, content),) = self._contents([qualified], [columns])
         except self._error as e:
             raise EngineError(str(e)) from None
-        self._rows[qualified] = int(row[0])
-        return int(row[0]), int(row[1] or 0), columns
+        return rows, content, columns
 
     def data_versions(
         self, tables: Sequence[tuple[str | None, str]]
     ) -> list[tuple[str, int, list[tuple[str, str]]]]:
-        # every statement costs about a millisecond, whatever it does: the rows and
-        # content hashes of all the tables come from one query (the hash of each row,
-        # as describe_content's aggregate takes it, summed per table; an empty table
-        # has no group), and their columns from binding one relation over them all
+        # every statement costs about a millisecond, whatever it does: the columns of all
+        # the tables come from binding one relation over them all, their rows and content
+        # hashes from one query
         if len(tables) < 2:
             return super().data_versions(tables)
         names = [self.qualify(s, t) for s, t in tables]
         self._use_small_mode(self._all_small(names))
         try:
             columns = self._columns_together(names) or [self._bound_columns(q) for q in names]
-            each = " UNION ALL ".join(
-                f"SELECT {i} AS i, hash({t})::HUGEINT AS h FROM {q} AS {t}"
-                for i, (q, t) in enumerate(zip(names, map(row_alias, columns), strict=True))
-            )
-            sql = f"SELECT i, count(*) AS n, sum(h) AS h FROM ({each}) AS r GROUP BY i"
-            got = {i: (int(n), int(h or 0)) for i, n, h in self.conn.execute(sql).fetchall()}
+            contents = self._contents(names, columns)
         except self._error as e:
             raise EngineError(str(e)) from None
-        out = []
-        for i, cols in enumerate(columns):
-            rows, content = got.get(i, (0, 0))
-            self._rows[names[i]] = rows
-            out.append((version_of(rows, content, cols), rows, cols))
+        return [
+            (version_of(rows, content, cols), rows, cols)
+            for (rows, content), cols in zip(contents, columns, strict=True)
+        ]
+
+    def _contents(
+        self, names: Sequence[str], columns: Sequence[list[tuple[str, str]]]
+    ) -> list[tuple[int, int]]:
+        """(rows, sum of the hashes of the rows) of each table, as its describe has it.
+
+        Tables known to hold few rows together (see :data:`FETCHED_HASHES`) have the hash
+        of each row fetched and summed here: DuckDB sets up a grouped aggregate for more
+        than it takes to send a vector of hashes. Others are aggregated in the database.
+        """
+        each = " UNION ALL ".join(
+            f"SELECT {i} AS i, hash({t}) AS h FROM {q} AS {t}"
+            for i, (q, t) in enumerate(zip(names, map(row_alias, columns), strict=True))
+        )
+        got: dict[int, tuple[int, int]] = {}
+        if sum(self._rows.get(q, FETCHED_HASHES + 1) for q in names) <= FETCHED_HASHES:
+            for i, h in self.conn.execute(each).fetchall():
+                rows, content = got.get(i, (0, 0))
+                got[i] = (rows + 1, content + h)
+        else:  # an empty table has no group
+            sql = f"SELECT i, count(*), sum(h::HUGEINT) FROM ({each}) AS r GROUP BY i"
+            got = {i: (int(n), int(h or 0)) for i, n, h in self.conn.execute(sql).fetchall()}
+        out = [got.get(i, (0, 0)) for i in range(len(names))]
+        for q, (rows, _) in zip(names, out, strict=True):
+            self._rows[q] = rows
         return out
 
     def _bound_columns(self, qualified: str) -> list[tuple[str, str]]:
