@@ -19,6 +19,7 @@ import pytest
 from conftest import cli_env
 
 from assets_core.catalog.snapshot import read_state
+from assets_core.catalog.state import CatalogState
 from assets_core.executor import open_catalog, peek_state
 
 DEFS = """
@@ -112,10 +113,12 @@ def test_a_run_still_going_elsewhere_does_not_stop_the_peek(materialized):
     assert state is not None and set(state.assets) == {"a", "b"}
 
 
-def test_only_an_existing_sqlite_file_is_peeked(tmp_path):
+def test_only_a_sqlite_file_is_peeked_and_one_not_created_yet_is_empty(tmp_path):
     missing = tmp_path / "none" / "catalog.db"
+    assert read_state(f"sqlite:///{missing}") == CatalogState.empty()
+    assert not missing.parent.exists()  # looking did not create it
+    missing.mkdir(parents=True)  # not a file
     assert read_state(f"sqlite:///{missing}") is None
-    assert not missing.exists()  # looking did not create it
     assert read_state("sqlite://") is None
     assert read_state("postgresql+psycopg://nobody@127.0.0.1:1/none") is None
 

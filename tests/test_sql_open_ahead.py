@@ -91,3 +91,35 @@ def test_materialize_writes_through_the_engines_opened_ahead(make_project, run_c
         "b": "success",
     }
     assert warehouse_rows(root, "SELECT v FROM b") == [(2,)]
+
+
+def test_a_first_materialize_opens_its_engines_ahead_and_a_plan_creates_no_catalog(
+    make_project, monkeypatch
+):
+    # no catalog yet: its state is known to be empty without creating it, so the first
+    # run plans from it and opens the warehouse while it creates the catalog
+    from click.testing import CliRunner
+
+    from assets_core.cli import load_commands
+
+    root = make_project(
+        {"models/a.sql": "SELECT 1 AS v"}, modules=[], extra_toml='sql_paths = ["models"]\n'
+    )
+    opened: list[str] = []
+
+    def spy(specs):
+        specs = list(specs)
+        opened.extend(s.name for s in specs)
+        return open_ahead(specs)
+
+    monkeypatch.setattr(engines, "open_ahead", spy)
+    catalog = root / ".assets" / "catalog.db"
+    cli = load_commands()
+    planned = CliRunner().invoke(cli, ["-p", str(root), "plan", "--json"])
+    assert planned.exit_code == 0, planned.output
+    assert [s["key"] for s in json.loads(planned.output)["steps"]] == ["a"]
+    assert not catalog.exists() and opened == []
+    done = CliRunner().invoke(cli, ["-p", str(root), "materialize", "--json"])
+    assert done.exit_code == 0, done.output
+    assert opened == ["duckdb"] and not engines._AHEAD
+    assert catalog.exists() and warehouse_rows(root, "SELECT v FROM a") == [(1,)]

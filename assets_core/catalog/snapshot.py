@@ -47,10 +47,15 @@ def read_state(url: str) -> CatalogState | None:
     """The state of the catalog at ``url``, if it can be read without opening it.
 
     None when the catalog is not a SQLite file at this schema version, or when opening
-    it would write (an interrupted run to mark, a publication to settle).
+    it would write (an interrupted run to mark, a publication to settle). A file not
+    created yet has the empty state (a new catalog's); looking does not create it.
     """
     path = sqlite_file(url)
-    if not path or path == ":memory:" or not Path(path).is_file():
+    if not path or path == ":memory:":
+        return None
+    if not os.path.lexists(path):  # not created yet: the state of a new catalog
+        return CatalogState.empty()
+    if not Path(path).is_file():
         return None
     try:
         conn = sqlite3.connect(path, timeout=30, isolation_level=None)
