@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import inspect
 import json
+import os
 import textwrap
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -123,17 +124,17 @@ def part_sources(root: Path, parts: Mapping[str, tuple[str, str]]) -> dict[str, 
             by_file.setdefault(file, {})[dig] = name
     out: dict[str, str] = {}
     for file, wanted in by_file.items():
-        path = Path(file) if Path(file).is_absolute() else root / file
-        if path.suffix == ".sql":  # a SQL asset's part: its query as written in the file
-            try:
-                text = path.read_text(encoding="utf-8")
-            except OSError:
-                continue
-            out.update(dict.fromkeys(wanted, text))
+        path = os.path.join(root, file)  # as given when ``file`` is absolute
+        try:  # a first run reads every asset's file: plain reads, no Path objects
+            with open(path, encoding="utf-8") as f:
+                source = f.read()
+        except OSError:
+            continue
+        if path.endswith(".sql"):  # a SQL asset's part: its query as written in the file
+            out.update(dict.fromkeys(wanted, source))
             continue
         try:
-            source = path.read_text(encoding="utf-8")
-            tree = ast.parse(source, filename=str(path))
+            tree = ast.parse(source, filename=path)
         except (OSError, SyntaxError, ValueError):
             continue
         _strip_docstrings(tree)
