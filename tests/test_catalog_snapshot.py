@@ -35,7 +35,7 @@ def b(a):
 """
 
 # runs the CLI in this process, then says whether SQLAlchemy was imported
-_SAYS_SQLALCHEMY = """
+_SAYS_IMPORTED = """
 import sys
 from assets_core.cli import main
 sys.argv = ["assets", *sys.argv[1:]]
@@ -44,6 +44,7 @@ try:
 except SystemExit:
     pass
 sys.stderr.write("sqlalchemy imported: %s" % ("sqlalchemy" in sys.modules))
+sys.stderr.write(" rich imported: %s" % ("rich" in sys.modules))
 """
 
 
@@ -123,12 +124,20 @@ def test_only_a_sqlite_file_is_peeked_and_one_not_created_yet_is_empty(tmp_path)
     assert read_state("postgresql+psycopg://nobody@127.0.0.1:1/none") is None
 
 
-def test_plan_and_a_materialize_with_nothing_to_do_do_not_import_sqlalchemy(materialized):
-    for args in (["plan", "--json"], ["materialize"], ["materialize", "--dry-run"]):
-        cmd = [sys.executable, "-c", _SAYS_SQLALCHEMY, "-p", str(materialized), *args]
+def test_plan_and_materialize_with_nothing_to_do_load_no_sqlalchemy_and_json_no_rich(materialized):
+    for args in (
+        ["plan", "--json"],
+        ["plan"],
+        ["materialize"],
+        ["materialize", "--json"],
+        ["materialize", "--dry-run"],
+    ):
+        cmd = [sys.executable, "-c", _SAYS_IMPORTED, "-p", str(materialized), *args]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=cli_env(), timeout=120)
         assert proc.returncode == 0, proc.stderr
         assert "sqlalchemy imported: False" in proc.stderr, (args, proc.stderr)
+        json_out = "--json" in args  # output for machines does not load the terminal's
+        assert f"rich imported: {not json_out}" in proc.stderr, (args, proc.stderr)
         assert proc.stdout.strip(), args
 
 

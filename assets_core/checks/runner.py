@@ -30,6 +30,19 @@ class CheckOutcome:
     def blocks(self) -> bool:
         return self.check.blocking and not self.passed
 
+    def as_dict(self) -> dict[str, Any]:
+        """This outcome as JSON-ready data (``--json`` of the commands that run checks)."""
+        return {
+            "check": self.check.name,
+            "passed": self.passed,
+            "severity": self.check.severity,
+            "failing_rows": self.result.failing_rows,
+            "description": self.result.description,
+            "sample": list(self.result.sample),
+            "metadata": dict(self.result.metadata),
+            "error": self.error,
+        }
+
 
 def _user_traceback(exc: BaseException) -> str:
     here = str(Path(__file__).resolve().parents[1])

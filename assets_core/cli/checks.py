@@ -35,7 +35,7 @@ def check_cmd(ctx: click.Context, selection: tuple[str, ...], as_json: bool) -> 
     the asset failed_checks and blocks its downstream until it is fixed or released
     (assets quarantine release KEY --reason ...). Exit code 1 when one fails.
     """
-    from assets_core.cli.render import console, outcome_dict, print_outcomes, styled
+    from assets_core.cli.render import console, print_outcomes, styled
     from assets_core.executor import audit
 
     project, catalog = _open(ctx)
@@ -50,7 +50,7 @@ def check_cmd(ctx: click.Context, selection: tuple[str, ...], as_json: bool) -> 
                         "key": r.key,
                         "status": r.status,
                         "data_version": r.data_version,
-                        "checks": [outcome_dict(o) for o in r.checks],
+                        "checks": [o.as_dict() for o in r.checks],
                     }
                     for r in result.results
                 ],

@@ -52,7 +52,6 @@ def plan(ctx: click.Context, selection: tuple[str, ...], force: bool, as_json: b
     function fails is shown as blocked, with the error (exit code 1); the rest is
     planned as usual.
     """
-    from assets_core.cli.render import print_plan
     from assets_core.executor import make_plan, peek_state
 
     project = _project(ctx)
@@ -62,6 +61,8 @@ def plan(ctx: click.Context, selection: tuple[str, ...], force: bool, as_json: b
     if as_json:
         emit_json(p.as_dict())
     else:
+        from assets_core.cli.render import print_plan  # rich: for people, not for --json
+
         print_plan(p)
     ctx.exit(1 if p.blocked else 0)
 
@@ -79,8 +80,6 @@ def _open_engines_ahead(ctx: click.Context, project: Project, p: Any) -> None:
 
 def _step_dict(r: Any) -> dict[str, Any]:
     """One step of ``materialize --json``."""
-    from assets_core.cli.render import outcome_dict
-
     return {
         "key": r.key,
         "status": r.status,
@@ -89,7 +88,7 @@ def _step_dict(r: Any) -> dict[str, Any]:
         "changed": r.changed,
         "duration_s": r.duration_s,
         "error": r.error,
-        "checks": [outcome_dict(o) for o in r.checks],
+        "checks": [o.as_dict() for o in r.checks],
     }
 
 
@@ -117,9 +116,10 @@ def materialize(
     Runs may overlap: an asset another run is materializing is waited for and
     then taken as that run published it (or skipped with --no-wait).
     """
-    from assets_core.cli.render import ProgressListener, console, print_outcomes, print_plan
     from assets_core.executor import StepResult, execute, make_plan, peek_state
 
+    if not as_json:  # rich: for people, not for --json
+        from assets_core.cli.render import ProgressListener, console, print_outcomes, print_plan
     project = _project(ctx)
     catalog = None
     state = peek_state(project)  # nothing stale (the common case) is found without opening it

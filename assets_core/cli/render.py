@@ -157,20 +157,6 @@ class ProgressListener:
         )
 
 
-def outcome_dict(o: Any) -> dict[str, Any]:
-    """A check outcome as JSON-ready data."""
-    return {
-        "check": o.check.name,
-        "passed": o.passed,
-        "severity": o.check.severity,
-        "failing_rows": o.result.failing_rows,
-        "description": o.result.description,
-        "sample": list(o.result.sample),
-        "metadata": dict(o.result.metadata),
-        "error": o.error,
-    }
-
-
 def print_outcomes(results: Any) -> None:
     """Failures and check problems of a run, each with what the user needs to act."""
     for r in results:
