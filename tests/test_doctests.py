@@ -10,7 +10,13 @@ import pytest
 
 @pytest.mark.parametrize(
     "module",
-    ["assets_core", "assets_core.definitions", "assets_core.selection", "assets_core.sql.parse"],
+    [
+        "assets_core",
+        "assets_core.definitions",
+        "assets_core.selection",
+        "assets_core.sql.parse",
+        "assets_core.sql.duckdb_engine",
+    ],
 )
 def test_module_doctests_pass(module: str) -> None:
     mod = importlib.import_module(module)

@@ -137,8 +137,8 @@ def test_early_cutoff_holds_through_a_batch(make_project, run, counting, write_f
     write_file(root / "models/c.sql", "SELECT 30 AS v")
     results, state = run(root)
     engine = counting[-1]
-    # then c2, the only one left to run: a batch of one is described as a table alone
-    assert engine.described == ["batch:3", "batch:1", "one"]
+    # then c2, the only one left to run: a batch of one
+    assert engine.described == ["batch:3", "batch:1"]
     assert {k: results[k].status for k in ("a", "b", "c", "c2")} == dict.fromkeys(
         ("a", "b", "c", "c2"), "success"
     )

@@ -9,7 +9,7 @@ import pytest
 from conftest import warehouse_rows
 
 from assets_core.sql.duckdb_engine import ROW_GROUP, DuckDBEngine
-from assets_core.sql.engines import EngineSpec, Reads
+from assets_core.sql.engines import EngineSpec, Reads, version_of
 from assets_core.sql.parse import parse_query
 
 
@@ -150,23 +150,38 @@ def test_describing_a_large_table_and_running_other_statements_leave_small_mode(
 
 
 def test_small_tables_get_the_versions_their_hashes_aggregated_in_the_database_give(engine):
-    # a batch known to hold few rows has the hash of each row fetched and summed here;
-    # its versions must be those of the aggregate in the database, duplicate rows, an
-    # empty table and a column named like the row alias included
+    # a batch known to hold few rows has each row's hash and type fetched: the hashes
+    # summed here, the columns read from the type; its versions must be those of the
+    # aggregate in the database and of binding the tables, whatever the types and names
     e, q = engine, engine.qualify
+    e.run("CREATE TYPE mood AS ENUM ('ok', 'it''s, fine')")
     tables = {
         "dups": "SELECT 7 AS v FROM range(3)",
         "empty": "SELECT 1 AS v WHERE false",
         "named_t": "SELECT range AS t, 'x' || range AS s FROM range(5)",
         "wide": "SELECT range AS v, range::DOUBLE / 3 AS d FROM range(100)",
+        "types": """SELECT 1 AS "V", 2 AS "select", 3 AS "my col", 4 AS "a""b", 5 AS "é",
+            1.5::DECIMAL(4,1) AS "d(1,2)", 'ok'::mood AS e, [{'k': 1}] AS l,
+            union_value(num := 2) AS u, MAP([1], ['x']) AS m, NULL AS n,
+            {'a b': 1, 'c': [1.5]} AS st, now()::TIMESTAMPTZ AS ts, '1 day'::INTERVAL AS iv,
+            'b'::BLOB AS bl, [1, 2]::INTEGER[2] AS arr""",
+        "reserved": "SELECT 1 AS __assets_core_row__, 2 AS v",  # a reserved name
     }
     for name, sql in tables.items():
         e.run(f"CREATE TABLE {name} AS {sql}")  # written outside the engine: rows unknown
     batch = [("main", name) for name in tables]
     assert not any(q(s, t) in e._rows for s, t in batch)
-    aggregated = e.data_versions(batch)  # in the database
-    assert [e._rows[q(s, t)] for s, t in batch] == [3, 0, 5, 100]
-    fetched = e.data_versions(batch)  # 108 rows known: each row's hash fetched
+    aggregated = e.data_versions(batch)  # in the database, each table's columns bound
+    assert [e._rows[q(s, t)] for s, t in batch] == [3, 0, 5, 100, 1, 1]
+    names = [q(s, t) for s, t in batch]
+    fetched = e._fetched(names[:-1])  # 110 rows known: each row's hash and type fetched
+    assert fetched is not None
+    assert [(version_of(*d), d[0], d[2]) for d in fetched] == aggregated[:-1]
+    assert e._fetched(names[-1:]) is None  # the reserved name is not taken for the row
+    again = e.data_versions(batch)  # a batch with it is described as before
     one = [e.data_version(q(s, t), s, t) for s, t in batch]
-    assert fetched == aggregated == one
-    assert len({v for v, _, _ in fetched}) == 4
+    assert again == aggregated == one
+    assert len({v for v, _, _ in aggregated}) == len(tables)
+    types = dict(aggregated[4][2])
+    assert list(types)[:6] == ["V", "select", "my col", 'a"b', "é", "d(1,2)"]
+    assert types["e"] == "ENUM('ok', 'it''s, fine')" and types["arr"] == "INTEGER[2]"

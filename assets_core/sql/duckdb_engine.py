@@ -23,7 +23,10 @@ from assets_core.sql.engines import (
 
 _MARK = "__assets_core_table_"  # see DuckDBEngine._columns_together
 ROW_GROUP = 122_880  # rows in one of DuckDB's row groups (see DuckDBEngine._bound)
-FETCHED_HASHES = 2_048  # one of DuckDB's vectors (see DuckDBEngine._contents)
+FETCHED_ROWS = 2_048  # one of DuckDB's vectors (see DuckDBEngine._fetched)
+# the alias naming a whole row when its columns are not known yet; a column named so
+# would be taken for the row: names starting with __assets_core_ are reserved
+ROW_ALIAS = "__assets_core_row__"
 
 
 _READERS = {
@@ -212,62 +215,75 @@ class DuckDBEngine(Engine):
     def describe_content(
         self, qualified: str, schema: str | None, table: str
     ) -> tuple[int, Any, list[tuple[str, str]]]:
-        # the columns and their types come from binding a relation over the table, which
-        # plans it without running anything; then the rows and the sum of row hashes
-        # (order does not matter, duplicates count)
-        self._use_small_mode(self._all_small([qualified]))
-        try:
-            columns = self._bound_columns(qualified)
-            ((rows, content),) = self._contents([qualified], [columns])
-        except self._error as e:
-            raise EngineError(str(e)) from None
+        ((rows, content, columns),) = self._describe([qualified])
         return rows, content, columns
 
     def data_versions(
         self, tables: Sequence[tuple[str | None, str]]
     ) -> list[tuple[str, int, list[tuple[str, str]]]]:
-        # every statement costs about a millisecond, whatever it does: the columns of all
-        # the tables come from binding one relation over them all, their rows and content
-        # hashes from one query
-        if len(tables) < 2:
-            return super().data_versions(tables)
-        names = [self.qualify(s, t) for s, t in tables]
+        described = self._describe([self.qualify(s, t) for s, t in tables])
+        return [(version_of(rows, content, cols), rows, cols) for rows, content, cols in described]
+
+    # -- describing tables ---------------------------------------------------------------
+    # Every statement costs a fraction of a millisecond whatever it does, and so does each
+    # table it reads: a batch of tables is described in as few statements as its size
+    # allows. A table's description is its rows, the sum of the hashes of its rows (order
+    # does not matter, duplicates count) and its columns with their types.
+    def _describe(self, names: Sequence[str]) -> list[tuple[int, int, list[tuple[str, str]]]]:
         self._use_small_mode(self._all_small(names))
         try:
-            columns = self._columns_together(names) or [self._bound_columns(q) for q in names]
-            contents = self._contents(names, columns)
-        except self._error as e:
-            raise EngineError(str(e)) from None
-        return [
-            (version_of(rows, content, cols), rows, cols)
-            for (rows, content), cols in zip(contents, columns, strict=True)
-        ]
-
-    def _contents(
-        self, names: Sequence[str], columns: Sequence[list[tuple[str, str]]]
-    ) -> list[tuple[int, int]]:
-        """(rows, sum of the hashes of the rows) of each table, as its describe has it.
-
-        Tables known to hold few rows together (see :data:`FETCHED_HASHES`) have the hash
-        of each row fetched and summed here: DuckDB sets up a grouped aggregate for more
-        than it takes to send a vector of hashes. Others are aggregated in the database.
-        """
-        each = " UNION ALL ".join(
-            f"SELECT {i} AS i, hash({t}) AS h FROM {q} AS {t}"
-            for i, (q, t) in enumerate(zip(names, map(row_alias, columns), strict=True))
-        )
-        got: dict[int, tuple[int, int]] = {}
-        if sum(self._rows.get(q, FETCHED_HASHES + 1) for q in names) <= FETCHED_HASHES:
-            for i, h in self.conn.execute(each).fetchall():
-                rows, content = got.get(i, (0, 0))
-                got[i] = (rows + 1, content + h)
-        else:  # an empty table has no group
+            fetched = self._fetched(names) if self._few_rows(names) else None
+            if fetched is not None:
+                return fetched
+            if len(names) > 1:
+                columns = self._columns_together(names) or [self._bound_columns(q) for q in names]
+            else:
+                columns = [self._bound_columns(q) for q in names]
+            each = self._each_row(names, [row_alias(c) for c in columns], "hash({t}) AS h")
             sql = f"SELECT i, count(*), sum(h::HUGEINT) FROM ({each}) AS r GROUP BY i"
             got = {i: (int(n), int(h or 0)) for i, n, h in self.conn.execute(sql).fetchall()}
-        out = [got.get(i, (0, 0)) for i in range(len(names))]
-        for q, (rows, _) in zip(names, out, strict=True):
+        except self._error as e:
+            raise EngineError(str(e)) from None
+        out = []  # an empty table has no group
+        for q, cols, i in zip(names, columns, range(len(names)), strict=True):
+            rows, content = got.get(i, (0, 0))
             self._rows[q] = rows
+            out.append((rows, content, cols))
         return out
+
+    def _few_rows(self, names: Sequence[str]) -> bool:
+        """Are the tables known to hold no more than :data:`FETCHED_ROWS` rows together?"""
+        return sum(self._rows.get(q, FETCHED_ROWS + 1) for q in names) <= FETCHED_ROWS
+
+    def _fetched(self, names: Sequence[str]) -> list[tuple[int, int, list[tuple[str, str]]]] | None:
+        """The descriptions of tables holding few rows, from one query that fetches each
+        row's hash and type: DuckDB sets up an aggregate, and binds a table for its
+        columns, for more than it takes to send a vector of them. The row's type is its
+        columns (``STRUCT(name type, ...)``). None when a type does not read so."""
+        alias = [ROW_ALIAS] * len(names)
+        each = self._each_row(names, alias, "hash({t}) AS h, typeof({t}) AS ty")
+        sums: dict[int, tuple[int, int, str]] = {}
+        for i, h, ty in self.conn.execute(each).fetchall():
+            rows, content, _ = sums.get(i, (0, 0, ty))
+            sums[i] = (rows + 1, content + h, ty)
+        out = []
+        for i, q in enumerate(names):
+            rows, content, ty = sums.get(i, (0, 0, ""))
+            cols = struct_fields(ty) if rows else self._bound_columns(q)  # empty: no row
+            if cols is None or any(c.lower() == ROW_ALIAS for c, _ in cols):
+                return None
+            self._rows[q] = rows
+            out.append((rows, content, cols))
+        return out
+
+    @staticmethod
+    def _each_row(names: Sequence[str], aliases: Sequence[str], select: str) -> str:
+        """``SELECT <i> AS i, <select> FROM <table i> AS <alias i>`` of each table, in one
+        query (``{t}`` in ``select``: the alias, which names the whole row)."""
+        return " UNION ALL ".join(
+            f"SELECT {i} AS i, {select.format(t=t)} FROM {q} AS {t}"
+            for i, (q, t) in enumerate(zip(names, aliases, strict=True))
+        )
 
     def _bound_columns(self, qualified: str) -> list[tuple[str, str]]:
         rel = self.conn.sql(f"SELECT * FROM {qualified}")
@@ -324,3 +340,64 @@ class DuckDBEngine(Engine):
         listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in files)
         self._exec(f"CREATE OR REPLACE VIEW {qualified} AS SELECT * FROM {reader}([{listed}])")
         return True
+
+
+def struct_fields(type_text: str) -> list[tuple[str, str]] | None:
+    """The fields of a DuckDB ``STRUCT(name type, ...)`` type as it prints, each as
+    ``(name, type)``; a name is quoted when it must be (``"my col"``, with ``""`` for a
+    quote in it). None when the text does not read so.
+
+    >>> struct_fields('STRUCT(v INTEGER, "my col" DECIMAL(4,1), s STRUCT(a INTEGER)[])')
+    [('v', 'INTEGER'), ('my col', 'DECIMAL(4,1)'), ('s', 'STRUCT(a INTEGER)[]')]
+    """
+    if not (type_text.startswith("STRUCT(") and type_text.endswith(")")):
+        return None
+    body, fields, i = type_text[7:-1], [], 0
+    while i < len(body):
+        if body[i] == '"':  # a quoted name, "" inside for "
+            end = i + 1
+            while True:
+                end = body.find('"', end)
+                if end < 0:
+                    return None
+                if body.startswith('""', end):
+                    end += 2
+                    continue
+                break
+            name, i = body[i + 1 : end].replace('""', '"'), end + 1
+        else:
+            end = body.find(" ", i)
+            if end < 0:
+                return None
+            name, i = body[i:end], end
+        if not body.startswith(" ", i):
+            return None
+        start = i = i + 1
+        depth, quote = 0, ""
+        while i < len(body):  # the type: up to the next ", " outside brackets and quotes
+            ch = body[i]
+            if quote:
+                if ch == quote:
+                    if body.startswith(quote * 2, i):
+                        i += 1
+                    else:
+                        quote = ""
+            elif ch in "'\"":
+                quote = ch
+            elif ch in "([":
+                depth += 1
+            elif ch in ")]":
+                depth -= 1
+            elif ch == "," and depth == 0:
+                break
+            i += 1
+        if depth or quote or i == start:
+            return None
+        fields.append((name, body[start:i]))
+        if i < len(body):
+            if not body.startswith(", ", i):
+                return None
+            i += 2
+            if i == len(body):
+                return None
+    return fields or None
