@@ -85,7 +85,7 @@ class StagedTable:
 
 # direct writes on an engine that shares transactions (DuckDB) commit together, at most
 # this many or this long after the first: one commit per group instead of one per table
-GROUP_LIMIT = 64
+GROUP_LIMIT = 256
 GROUP_WINDOW_S = 0.25
 
 
