@@ -510,6 +510,20 @@ def code_stamp(fn: Any) -> str:
     return digest(_code_bytes(code) + extra.encode())
 
 
+def stamped_source(fn: Any, stamp: str) -> str | None:
+    """The text of ``fn`` as written (dedented), when its lines still have ``stamp`` (its
+    :func:`code_stamp` when it was fingerprinted); None otherwise."""
+    code = fn.__code__
+    lines = linecache.getlines(code.co_filename)
+    start, end = code.co_firstlineno - 1, _last_line(code)
+    if not lines or end <= start:
+        return None
+    raw = "".join(lines[start:end])
+    if digest(raw) != stamp:
+        return None
+    return textwrap.dedent(raw) if raw[:1].isspace() else raw
+
+
 def file_stamp(path: str) -> str:
     try:
         return digest(Path(path).read_bytes())

@@ -206,6 +206,8 @@ class Project:
         self.code_versions = code_versions
         self._check_versions: dict[str, CodeVersion] | None = None
         self.code_texts: dict[str, str] = {}
+        # the code_stamp of each asset function, as fingerprinted (see _code_versions)
+        self.own_stamps: dict[str, str] = {}
 
     @property
     def check_versions(self) -> dict[str, CodeVersion]:
@@ -231,11 +233,12 @@ class Project:
             modules = import_modules(config.root, config.modules)
             defs = _sql_definitions(config, collect(modules))
             graph = Graph.build(defs, collect_checks(modules))
-            versions, texts = _code_versions(config, graph)
+            versions, texts, own_stamps = _code_versions(config, graph)
         project = cls(config, graph, versions)
-        # normalized code of the parts fingerprinted in this load, by digest: provenance
-        # stores their text without parsing the files again
+        # normalized code of the parts fingerprinted in this load, by digest, and the
+        # stamps of the asset functions: provenance stores their text without parsing
         project.code_texts = texts
+        project.own_stamps = own_stamps
         return project
 
     def definitions_snapshot(self) -> dict[str, Any]:
@@ -289,7 +292,7 @@ _FILES_CACHE_NAME = "code_files.pickle"  # content stamps by (size, mtime), as f
 
 def _code_versions(
     config: ProjectConfig, graph: Graph
-) -> tuple[dict[str, CodeVersion], dict[str, str]]:
+) -> tuple[dict[str, CodeVersion], dict[str, str], dict[str, str]]:
     """Code version of every asset, reusing last load's result where nothing changed.
 
     A cached version holds when the files it came from are byte-identical, or else
@@ -297,7 +300,10 @@ def _code_versions(
     a big module then costs one fingerprint, not one per function of the module.
 
     The cache holds ``{"stamps": {file: content stamp}, "versions": {key: (files,
-    CodeVersion)}, "checks": pickled {key: (function stamp, probes)}}``. Each file is
+    CodeVersion)}, "checks": pickled {key: (function stamp, probes)}, "own": {key:
+    function stamp}}`` ("own": of each asset function that is not wrapped, its
+    :func:`code_stamp` as fingerprinted; returned with the versions, and with the
+    texts of the parts fingerprinted in this load). Each file is
     stamped once per load (and read only when its size or mtime changed, see
     :class:`~assets_core.sources.FileDigestCache`); when none of an asset's files
     changed, its version is reused as is and the per-function checks are not even
@@ -309,10 +315,12 @@ def _code_versions(
         known: dict[str, str] = cache["stamps"]
         versions: dict[str, Any] = cache["versions"]
         checks_blob: bytes | None = cache["checks"]
+        # None: written before it held the asset functions' stamps
+        stamped: dict[str, str] | None = cache.get("own")
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError):
-        known, versions, checks_blob = {}, {}, None
+        known, versions, checks_blob, stamped = {}, {}, None, {}
     except (KeyError, IndexError):  # written by another version
-        known, versions, checks_blob = {}, {}, None
+        known, versions, checks_blob, stamped = {}, {}, None, {}
     digests = FileDigestCache(cache_path.with_name(_FILES_CACHE_NAME))
     now = time.time()
     stamps: dict[str, str] = {}
@@ -345,7 +353,8 @@ def _code_versions(
     out: dict[str, CodeVersion] = {}
     fresh: dict[str, Any] = {}
     fresh_checks: dict[str, Any] = {}  # of the entries computed or checked in this load
-    dirty = len(versions) != 0 and len(changed) != 0
+    fresh_own: dict[str, str] = {}
+    dirty = len(versions) != 0 and (len(changed) != 0 or stamped is None)
     for key in graph.order:
         d = graph.defs[key]
         if isinstance(d, SourceDef):
@@ -363,6 +372,10 @@ def _code_versions(
             if changed.isdisjoint(hit[0]):
                 out[key] = hit[1]
                 fresh[key] = hit
+                if stamped is not None and key in stamped:
+                    fresh_own[key] = stamped[key]
+                elif stamped is None and not hasattr(d.fn, "__wrapped__"):
+                    fresh_own[key] = code_stamp(d.fn)  # its file is as fingerprinted
                 continue
             held = checks_of(key)
             if (
@@ -373,6 +386,8 @@ def _code_versions(
                 out[key] = hit[1]
                 fresh[key] = hit
                 fresh_checks[key] = held
+                if not hasattr(d.fn, "__wrapped__"):
+                    fresh_own[key] = fn_stamp
                 continue
         if fp is None:
             fp = Fingerprinter(config.root)
@@ -386,16 +401,22 @@ def _code_versions(
             wrapped = hasattr(d.fn, "__wrapped__")
             fn_stamp = code_stamp(d.fn) if wrapped or not probes else probes[0][3]
         fresh_checks[key] = (fn_stamp, probes)
+        if not hasattr(d.fn, "__wrapped__"):
+            fresh_own[key] = fn_stamp
         out[key] = cv
         dirty = True
     if dirty or fresh.keys() != versions.keys():
         for key in fresh.keys() - fresh_checks.keys():
             fresh_checks[key] = checks_of(key)
         used = {f for entry in fresh.values() for f in entry[0]}
-        body = {"stamps": {f: stamp(f) for f in used}, **_shared(fresh, fresh_checks)}
+        body = {
+            "stamps": {f: stamp(f) for f in used},
+            **_shared(fresh, fresh_checks),
+            "own": fresh_own,
+        }
         _write_atomic(cache_path, pickle.dumps(body, protocol=5))
     digests.save()
-    return out, (fp.texts if fp is not None else {})
+    return out, (fp.texts if fp is not None else {}), fresh_own
 
 
 def _other_probes(fn: Any, fn_stamp: str, probes: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -36,6 +36,7 @@ from assets_core.code_version import (
     node_source,
     normalized,
     part_digest,
+    stamped_source,
 )
 from assets_core.errors import AssetsError
 
@@ -177,7 +178,8 @@ def record_code_sources(project: Project, catalog: Catalog, keys: Iterable[str])
     known = project.code_texts
     texts = {dig: known[dig] for dig in wanted if dig in known}
     if len(texts) < len(wanted):  # fingerprints came from the cache
-        # an asset's own function: parse just its lines
+        # an asset's own function: its lines, when they are still those fingerprinted
+        # (its stamp), else parse just them
         for key in keys_list:
             d = project.graph.defs.get(key)
             cv = project.code_versions.get(key)
@@ -185,6 +187,11 @@ def record_code_sources(project: Project, catalog: Catalog, keys: Iterable[str])
             if cv is None or fn is None or not cv.parts or cv.parts[0].digest in texts:
                 continue
             if cv.parts[0].digest in wanted:
+                own = project.own_stamps.get(key)
+                text = stamped_source(fn, own) if own is not None else None
+                if text is not None:
+                    texts[cv.parts[0].digest] = text
+                    continue
                 found = _function_source(inspect.unwrap(fn).__code__)
                 if found and _form_with_digest(found[0], cv.parts[0].digest, top=True):
                     texts[cv.parts[0].digest] = found[1]

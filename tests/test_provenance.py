@@ -196,3 +196,31 @@ def test_a_source_shows_the_versions_it_was_observed_at(
     proc = run_cli(root, "show", "raw/feed", "--version", "ffffffff")
     assert proc.returncode == 2 and "never observed at a version 'ffffffff'" in proc.stderr
     assert "assets show raw/feed" in proc.stderr
+
+
+def test_an_asset_function_edited_after_the_load_stores_no_source_for_its_old_digest(
+    make_project, cli_json, load_project, catalog_rows
+):
+    # a cached version's function text is taken from its lines when they still have the
+    # stamp they were fingerprinted with; edited since, nothing is stored under the digest
+    import linecache
+
+    from assets_core.executor import open_catalog
+    from assets_core.provenance import record_code_sources
+
+    root = make_project({"defs.py": DEFS, "feed/a.csv": "x\n1\n"})
+    cli_json(root, "plan", "--json")  # fingerprints cached
+    project = load_project(root)
+    assert set(project.own_stamps) == {"base", "scaled"}
+    assert not project.code_texts  # nothing fingerprinted in this load
+    defs = root / "defs.py"
+    defs.write_text(DEFS.replace("return len(feed)", "return len(feed) + 1"))
+    linecache.checkcache(str(defs))
+    catalog = open_catalog(project)
+    try:
+        record_code_sources(project, catalog, ["base", "scaled"])
+    finally:
+        catalog.close()
+    stored = dict(catalog_rows(root, "SELECT name, digest FROM code_sources"))
+    assert "defs.base" not in stored
+    assert stored["defs.scaled"] == project.code_versions["scaled"].parts[0].digest
