@@ -71,10 +71,11 @@ def sql_files(root: Path, sql_paths: Any, state_dir: Path) -> list[SqlAssetDef]:
         # os.walk and plain strings: pathlib costs more than parsing does on a warm load
         for here, _, names in os.walk(folder):
             sub = os.path.relpath(here, folder)
+            prefix = os.path.relpath(here, root_s)  # once a folder, not once a file
             for name in names:
                 if name.endswith(".sql"):
                     key = name[:-4] if sub == "." else f"{sub}/{name[:-4]}".replace(os.sep, "/")
-                    found.append((key, os.path.relpath(os.path.join(here, name), root_s)))
+                    found.append((key, name if prefix == "." else os.path.join(prefix, name)))
         files.extend(sorted(found, key=lambda kf: kf[1]))
     if not files:
         return []
