@@ -502,10 +502,9 @@ def code_stamp(fn: Any) -> str:
     It is only a cache key, never recorded as a version.
     """
     code = fn.__code__
-    lines = linecache.getlines(code.co_filename)
-    start, end = code.co_firstlineno - 1, _last_line(code)
-    if lines and end > start:
-        return digest("".join(lines[start:end]))
+    raw = _own_lines(code)
+    if raw is not None:
+        return digest(raw)
     extra = repr((fn.__defaults__, fn.__kwdefaults__, getattr(fn, "__annotations__", None)))
     return digest(_code_bytes(code) + extra.encode())
 
@@ -513,14 +512,22 @@ def code_stamp(fn: Any) -> str:
 def stamped_source(fn: Any, stamp: str) -> str | None:
     """The text of ``fn`` as written (dedented), when its lines still have ``stamp`` (its
     :func:`code_stamp` when it was fingerprinted); None otherwise."""
-    code = fn.__code__
+    raw = _own_lines(fn.__code__)
+    if raw is None or digest(raw) != stamp:
+        return None
+    return _as_written(raw)
+
+
+def _own_lines(code: Any) -> str | None:
+    """A function's lines in its file, when its code object tells where it ends (what
+    :func:`code_stamp` digests); None when not."""
     lines = linecache.getlines(code.co_filename)
     start, end = code.co_firstlineno - 1, _last_line(code)
-    if not lines or end <= start:
-        return None
-    raw = "".join(lines[start:end])
-    if digest(raw) != stamp:
-        return None
+    return "".join(lines[start:end]) if lines and end > start else None
+
+
+def _as_written(raw: str) -> str:
+    """A function's lines dedented (a method's, a nested function's), as it is shown."""
     return textwrap.dedent(raw) if raw[:1].isspace() else raw
 
 
@@ -581,11 +588,10 @@ def _function_source(
     tree = None
     text = ""
     stamp = None
-    end = _last_line(code)
-    if end > start:  # the code object knows where the function ends: no tokenizing
-        raw = "".join(lines[start:end])
+    raw = _own_lines(code)
+    if raw is not None:  # the code object knows where the function ends: no tokenizing
         stamp = digest(raw)
-        text = textwrap.dedent(raw) if raw[:1].isspace() else raw
+        text = _as_written(raw)
         try:
             tree = ast.parse(text)
         except (SyntaxError, ValueError):
