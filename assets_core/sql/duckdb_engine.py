@@ -312,10 +312,7 @@ class DuckDBEngine(Engine):
         return rows, content
 
     def columns(self, schema: str | None, table: str) -> list[tuple[str, str]]:
-        cur = self.conn.execute(f"SELECT * FROM {self.qualify(schema, table)} LIMIT 0")
-        desc = cur.description
-        cur.fetchall()
-        return [(d[0], str(d[1])) for d in desc]
+        return self._bound_columns(self.qualify(schema, table))
 
     def read_frame(self, qualified: str, kind: str = "pandas") -> Any:
         try:
