@@ -17,7 +17,7 @@ import sys
 import time
 import tomllib
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -29,6 +29,7 @@ from assets_core.code_version import (
     CodePart,
     CodeVersion,
     Fingerprinter,
+    Probe,
     code_stamp,
     digest,
     probe_holds,
@@ -36,6 +37,7 @@ from assets_core.code_version import (
 from assets_core.definitions import AssetDef, Definition, SourceDef, definition_of
 from assets_core.errors import DefinitionError, ProjectError
 from assets_core.graph import Graph
+from assets_core.parallel import in_two
 from assets_core.sources import FileDigestCache
 
 DEFAULT_CATALOG = "sqlite:///.assets/catalog.db"
@@ -355,6 +357,7 @@ def _code_versions(
     fresh_checks: dict[str, Any] = {}  # of the entries computed or checked in this load
     fresh_own: dict[str, str] = {}
     dirty = len(versions) != 0 and (len(changed) != 0 or stamped is None)
+    todo: list[tuple[str, AssetDef, str, str | None]] = []
     for key in graph.order:
         d = graph.defs[key]
         if isinstance(d, SourceDef):
@@ -389,22 +392,25 @@ def _code_versions(
                 if not hasattr(d.fn, "__wrapped__"):
                     fresh_own[key] = fn_stamp
                 continue
-        if fp is None:
-            fp = Fingerprinter(config.root)
-        cv = fp.version_of(d.fn)
-        files = tuple(sorted(fp.files_of(cv) | {own}))
-        for f in files:
-            stamp(f)
-        fresh[key] = (files, cv)
-        probes = fp.probes_of(cv)  # the first is the (unwrapped) asset function's own
-        if fn_stamp is None:
-            wrapped = hasattr(d.fn, "__wrapped__")
-            fn_stamp = code_stamp(d.fn) if wrapped or not probes else probes[0][3]
-        fresh_checks[key] = (fn_stamp, probes)
-        if not hasattr(d.fn, "__wrapped__"):
-            fresh_own[key] = fn_stamp
-        out[key] = cv
+        todo.append((key, d, own, fn_stamp))
+        out[key] = fresh[key] = None  # type: ignore[assignment]  # filled below, in order
         dirty = True
+    if todo:
+        fp = Fingerprinter(config.root)
+        for (key, d, own, fn_stamp), (cv, files, probes) in zip(
+            todo, _fingerprint_all(fp, [t[1].fn for t in todo]), strict=True
+        ):
+            files = tuple(sorted(files | {own}))
+            for f in files:
+                stamp(f)
+            fresh[key] = (files, cv)
+            if fn_stamp is None:
+                wrapped = hasattr(d.fn, "__wrapped__")
+                fn_stamp = code_stamp(d.fn) if wrapped or not probes else probes[0][3]
+            fresh_checks[key] = (fn_stamp, probes)
+            if not hasattr(d.fn, "__wrapped__"):
+                fresh_own[key] = fn_stamp
+            out[key] = cv
     if dirty or fresh.keys() != versions.keys():
         for key in fresh.keys() - fresh_checks.keys():
             fresh_checks[key] = checks_of(key)
@@ -417,6 +423,32 @@ def _code_versions(
         _write_atomic(cache_path, pickle.dumps(body, protocol=5))
     digests.save()
     return out, (fp.texts if fp is not None else {}), fresh_own
+
+
+def _fingerprint_each(
+    fp: Fingerprinter, fns: Sequence[Any]
+) -> tuple[list[tuple[CodeVersion, set[str], tuple[Probe, ...]]], dict[str, str]]:
+    """Code version, files and probes of each of ``fns``, and the texts of their parts."""
+    out = []
+    for fn in fns:
+        cv = fp.version_of(fn)
+        out.append((cv, fp.files_of(cv), fp.probes_of(cv)))
+    return out, fp.texts
+
+
+# fingerprinting a function costs ~0.1 ms: below this many, a child costs more than it saves
+_SPLIT_FROM = 200
+
+
+def _fingerprint_all(
+    fp: Fingerprinter, fns: Sequence[Any]
+) -> list[tuple[CodeVersion, set[str], tuple[Probe, ...]]]:
+    """:func:`_fingerprint_each`, half of a long list in a forked child (a cold load)."""
+    first, second = in_two(functools.partial(_fingerprint_each, fp), fns, min_items=_SPLIT_FROM)
+    if second is None:
+        return first[0]
+    fp.texts.update(second[1])
+    return first[0] + second[0]
 
 
 def _other_probes(fn: Any, fn_stamp: str, probes: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -33,6 +33,11 @@ def _catalog(ctx: click.Context, project: Project) -> Any:
     return catalog
 
 
+def _import_catalog() -> None:
+    """Import what opening the catalog needs (SQLAlchemy: ~0.3 s)."""
+    import assets_core.catalog.catalog  # noqa: F401
+
+
 def _open(ctx: click.Context) -> tuple[Project, Any]:
     project = _project(ctx)
     return project, _catalog(ctx, project)
@@ -120,7 +125,11 @@ def materialize(
 
     if not as_json:  # rich: for people, not for --json
         from assets_core.cli.render import ProgressListener, console, print_outcomes, print_plan
-    project = _project(ctx)
+    from assets_core.parallel import meanwhile
+
+    # SQL that changed is parsed by a child; this process imports the catalog's library then
+    with meanwhile(_import_catalog):
+        project = _project(ctx)
     catalog = None
     state = peek_state(project)  # nothing stale (the common case) is found without opening it
     if state is not None:
