@@ -79,18 +79,18 @@ class Pending(Generic[R]):
 
         The work registered with :func:`meanwhile` runs first, while the child computes.
         """
-        if self._pid is None or self._fd is None:
+        pid, fd = self._pid, self._fd
+        if pid is None or fd is None:
             return self._work()
-        pid, fd, self._pid, self._fd = self._pid, self._fd, None, None
         try:
             _run_meanwhile()
             with os.fdopen(fd, "rb") as f:
+                self._fd = None  # closed with f
                 data = f.read()
             _, status = os.waitpid(pid, 0)
+            self._pid = None
         except BaseException:  # interrupted: the child must not outlive the parent
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
+            self.cancel()
             raise
         if status != 0 or not data:
             return self._work()
@@ -98,6 +98,16 @@ class Pending(Generic[R]):
             return pickle.loads(data)  # type: ignore[no-any-return]
         except Exception:
             return self._work()
+
+    def cancel(self) -> None:
+        """Stop the child, if any, without waiting for its value."""
+        pid, fd, self._pid, self._fd = self._pid, self._fd, None, None
+        if fd is not None:
+            os.close(fd)
+        if pid is not None:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
 
 
 def background(work: Callable[[], R], *, fork: bool = True) -> Pending[R]:
@@ -142,7 +152,12 @@ def in_two(
     half = len(items) // 2
     rest = items[half:]
     pending = background(lambda: work(rest))
-    return work(items[:half]), pending.result()
+    try:
+        first = work(items[:half])
+    except BaseException:  # the caller meets the error; the child's half is not needed
+        pending.cancel()
+        raise
+    return first, pending.result()
 
 
 @contextlib.contextmanager

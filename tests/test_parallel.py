@@ -77,6 +77,32 @@ def test_when_the_child_fails_the_parent_computes_its_half(tmp_path, failure):
     assert json.loads(out) == [[2, 3], [4, 5]]
 
 
+def test_an_error_in_the_parents_half_stops_the_child(tmp_path):
+    out = run_py(
+        """
+        import os, time
+        from assets_core.parallel import in_two
+        me = os.getpid()
+        def work(xs):
+            if os.getpid() == me:
+                raise ValueError("here")
+            time.sleep(60)
+            return xs
+        try:
+            in_two(work, [1, 2, 3, 4], min_items=2)
+        except ValueError as e:
+            try:
+                os.waitpid(-1, os.WNOHANG)
+                left = "a child is left"
+            except ChildProcessError:
+                left = "no child left"
+            print(e, "|", left)
+        """,
+        tmp_path,
+    )
+    assert out.strip() == "here | no child left"
+
+
 def test_no_child_for_little_work_or_when_told_not_to(tmp_path):
     code = """
         import json, os
