@@ -12,6 +12,7 @@ Table names map to keys by their parts: ``bi.customer_journey`` reads
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import sys
@@ -23,7 +24,7 @@ from typing import Any
 from assets_core.code_version import digest
 from assets_core.definitions import Location
 from assets_core.errors import DefinitionError, ProjectError, UnknownUpstreamError, closest
-from assets_core.parallel import background, in_two, meanwhile_pending
+from assets_core.parallel import background, in_two, meanwhile, meanwhile_pending
 from assets_core.sql.definition import (
     SqlAssetDef,
     build,
@@ -131,11 +132,21 @@ def _parse_all(files: Sequence[tuple[str, str, str, str]]) -> list[Any]:
     """
     if not files:
         return []
-    if len(files) >= _SPLIT_FROM:
-        first, second = in_two(_parse_each, files, min_items=_SPLIT_FROM)
-        return first if second is None else first + second
-    child = meanwhile_pending() and "sqlglot" not in sys.modules
-    return background(lambda: _parse_each(files), fork=child).result()
+    running = meanwhile_pending()  # a run follows: its engines' modules are wanted too
+    with meanwhile(_import_engines) if running else contextlib.nullcontext():
+        if len(files) >= _SPLIT_FROM:
+            first, second = in_two(_parse_each, files, min_items=_SPLIT_FROM)
+            return first if second is None else first + second
+        child = running and "sqlglot" not in sys.modules
+        return background(lambda: _parse_each(files), fork=child).result()
+
+
+def _import_engines() -> None:
+    """Import the default engine's module (and DuckDB): then a thread that opens a
+    DuckDB file ahead of the run (see ``engines.open_ahead``) has only that to do."""
+    import duckdb  # noqa: F401
+
+    import assets_core.sql.duckdb_engine  # noqa: F401
 
 
 def _parse_each(files: Sequence[tuple[str, str, str, str]]) -> list[Any]:
