@@ -279,3 +279,57 @@ def test_value_refs_list_published_and_older_versions_per_key(catalog: Catalog) 
     catalog.delete_blobs(["v1"])
     assert catalog.blob("v1") is None
     assert catalog.blob("v2") is not None
+
+
+def test_records_of_a_group_are_numbered_in_order_and_the_state_points_at_them(
+    catalog: Catalog, db: str
+) -> None:
+    # On SQLite the records of a group commit are numbered by the run and written at the
+    # commit (Deferred); a settlement in between must still find its record
+    from dataclasses import replace
+
+    run = start(catalog, planned=5)
+    mids = []
+    with catalog.group_commit(window_s=60):
+        mids.append(catalog.record(success(run, "a", "dv-a")))
+        mids.append(catalog.record(Record(run_id=run, key="b", status="skipped", reason="x")))
+        pending = replace(success(run, "p", "dv-p"), status="publishing", inline=None)
+        mids.append(catalog.record(pending))
+        if db.startswith("sqlite"):  # held, not yet written even on the group's connection
+            assert catalog._group is not None and catalog._group.deferred
+        catalog.settle_publication(mids[-1], pending, published=True)
+        mids.append(catalog.record(replace(success(run, "c", "dv-c"), status="failed")))
+        mids.append(catalog.record(success(run, "d", "dv-d")))
+    rows = sql(db, "SELECT id, key, status FROM materializations ORDER BY id")
+    assert [r[0] for r in rows] == mids and mids == sorted(mids)
+    assert [(r[1], r[2]) for r in rows] == [
+        ("a", "success"),
+        ("b", "skipped"),
+        ("p", "success"),
+        ("c", "failed"),
+        ("d", "success"),
+    ]
+    state = catalog.state().assets
+    assert state["a"].materialization_id == mids[0] and state["a"].data_version == "dv-a"
+    assert state["p"].materialization_id == mids[2] and state["p"].data_version == "dv-p"
+    assert state["c"].last_status == "failed" and state["c"].materialization_id is None
+    assert state["d"].materialization_id == mids[4]
+    assert "b" not in state
+    assert catalog.blobs(["dv-a", "dv-d"]) == {"dv-a": b"payload-dv-a", "dv-d": b"payload-dv-d"}
+    # a later group numbers on from what is there
+    with catalog.group_commit(window_s=60):
+        assert catalog.record(success(run, "a", "dv-a2")) == mids[-1] + 1
+
+
+def test_a_record_that_cannot_be_written_rolls_its_window_back_and_raises(
+    catalog: Catalog, db: str
+) -> None:
+    # held statements fail at the commit, immediate ones at the record: either way the
+    # records of that window are not written (as if the process had died), and it raises
+    run = start(catalog)
+    with pytest.raises(Exception, match="(?i)null"):
+        with catalog.group_commit(window_s=60):
+            catalog.record(success(run, "a", "dv-a"))
+            catalog.record(success(run, None, "dv-b"))  # type: ignore[arg-type]
+    assert sql(db, "SELECT count(*) FROM materializations") == [(0,)]
+    assert catalog.state().assets == {}

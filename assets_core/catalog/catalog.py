@@ -52,7 +52,7 @@ from assets_core.catalog.state import (
     fetch_state,
     state_from_rows,
 )
-from assets_core.catalog.statements import RecordStatements, rows_keyed
+from assets_core.catalog.statements import Deferred, RecordStatements, rows_keyed
 from assets_core.errors import CatalogError
 
 _READ_ALL_OVER = 200  # keys asked at once above which asset_states reads the whole table
@@ -425,17 +425,23 @@ class Catalog(GroupCommit):
             "error": rec.error,
             "checks_version": rec.checks_version,
         }
-        with self._transaction() as conn:
-            mid = self._statements().insert_materialization(conn, values)
+        stmts = self._statements()
+        group = self._group
+        # within a group commit on SQLite, the statements wait for the commit (one
+        # executemany each); check results go through SQLAlchemy, so they do not
+        deferring = group is not None and stmts.defers and not rec.checks
+        with self._transaction(deferring=deferring) as conn:
+            later = group.deferred if deferring and group is not None else None
+            mid = stmts.insert_materialization(conn, values, later)
             if rec.status == "retried":  # one failed attempt of several: no state, lease kept
                 return mid
             publishing = rec.status == PUBLISHING
             if self.leases_in_use and not publishing:  # the lease ends as the outcome shows
-                self._statements().release_lease(conn, rec.key, rec.run_id)
+                stmts.release_lease(conn, rec.key, rec.run_id, later)
             if rec.status == "skipped":
                 return mid
             if rec.inline is not None:
-                self._statements().put_blob(conn, rec.data_version, rec.inline)
+                stmts.put_blob(conn, rec.data_version, rec.inline, later)
             if rec.checks:
                 from assets_core.catalog.checks import insert_results
 
@@ -449,10 +455,17 @@ class Catalog(GroupCommit):
                     versions=rec.checks_parts,
                 )
             if not publishing:  # a publishing record flips the state when it is settled
-                self._put_state(conn, mid, rec, values)
+                self._put_state(conn, mid, rec, values, later)
         return mid
 
-    def _put_state(self, conn: Any, mid: int, rec: Record, encoded: Mapping[str, Any]) -> None:
+    def _put_state(
+        self,
+        conn: Any,
+        mid: int,
+        rec: Record,
+        encoded: Mapping[str, Any],
+        later: Deferred | None = None,
+    ) -> None:
         """Flip ``rec.key``'s state to record ``mid`` (``encoded``: its :func:`_state_json`)."""
         now = rec.ended_at or time.time()
         if rec.status == "success":
@@ -475,7 +488,7 @@ class Catalog(GroupCommit):
             }
         else:
             params = {"last_status": rec.status, "last_attempt_id": mid, "last_attempt_at": now}
-        self._statements().put_state(conn, rec.key, params, rec.status == "success")
+        self._statements().put_state(conn, rec.key, params, rec.status == "success", later)
 
     # -- two-system publication: a table is committed in its engine between two records ----
     def settle_publication(

@@ -17,12 +17,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from assets_core.catalog.statements import Deferred, RecordStatements
+
 
 class GroupCommit:
     """The group-commit half of :class:`~assets_core.catalog.catalog.Catalog`."""
 
     writer: Any  # the catalog's engine for write transactions
     _group: _Group | None
+    _statements: Callable[[], RecordStatements]
 
     @contextmanager
     def group_commit(
@@ -37,7 +40,7 @@ class GroupCommit:
         is called before each commit (the run waits there for its values' fsyncs).
         """
         conn = self.writer.connect()
-        group = _Group(conn, window_s, before_commit)
+        group = _Group(conn, self._statements(), window_s, before_commit)
         self._group = group
         flusher = threading.Thread(
             target=group.run_flusher, name="assets-group-commit", daemon=True
@@ -68,7 +71,13 @@ class GroupCommit:
             group.flush()  # under the group's lock: its timer may be committing too
 
     @contextmanager
-    def _transaction(self) -> Iterator[Any]:
+    def _transaction(self, *, deferring: bool = False) -> Iterator[Any]:
+        """A connection in a writing transaction: the group's, within :meth:`group_commit`.
+
+        ``deferring``: the caller may hold its record statements in ``group.deferred``
+        (see :class:`~assets_core.catalog.statements.Deferred`); any other caller finds
+        the held ones executed first, since its statements may refer to them.
+        """
         group = self._group
         if group is None:
             with self.writer.begin() as conn:
@@ -81,10 +90,14 @@ class GroupCommit:
             if not conn.in_transaction():
                 conn.begin()
                 group.opened = time.perf_counter()
+            elif not deferring and group.deferred:
+                group.deferred.run(conn, group.statements)
+            if not deferring:  # an insert made now takes the next id itself
+                group.deferred.next_id = None
             try:
                 yield conn
             except BaseException:
-                conn.rollback()
+                group.rollback()
                 raise
             # with before_commit (a wait), the flusher commits, so that records go on meanwhile
             if group.before_commit is None and time.perf_counter() - group.opened >= group.window_s:
@@ -94,27 +107,39 @@ class GroupCommit:
 @dataclass(slots=True)
 class _Group:
     conn: Any
+    statements: RecordStatements
     window_s: float
     before_commit: Callable[[], None] | None = None
     opened: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
     stop: threading.Event = field(default_factory=threading.Event)
     failed: BaseException | None = None  # before_commit raised: the records were dropped
+    # record statements held until the transaction commits (SQLite; see Deferred)
+    deferred: Deferred = field(default_factory=Deferred)
 
     def commit(self) -> None:
         """Commit the open transaction (the caller holds the lock).
 
-        When ``before_commit`` fails (a value could not be fsynced), the transaction is
-        rolled back, as a crash would have left it, and the next record raises.
+        When ``before_commit`` fails (a value could not be fsynced), or a held statement
+        does, the transaction is rolled back, as a crash would have left it, and the next
+        record raises.
         """
-        if self.before_commit is not None:
-            try:
+        try:
+            if self.before_commit is not None:
                 self.before_commit()
-            except BaseException as e:
-                self.conn.rollback()
-                self.failed = e
-                raise
+            if self.deferred:
+                self.deferred.run(self.conn, self.statements)
+        except BaseException as e:
+            self.rollback()
+            self.failed = e
+            raise
         self.conn.commit()
+        self.deferred.next_id = None  # another process may write before the next one
+
+    def rollback(self) -> None:
+        """Roll the open transaction back, with the statements it held."""
+        self.deferred.clear()
+        self.conn.rollback()
 
     def flush(self) -> None:
         """Commit the open transaction (also from the flusher, while user code runs)."""
@@ -140,7 +165,7 @@ class _Group:
                     self.before_commit()
                 except BaseException as e:
                     with self.lock:
-                        self.conn.rollback()
+                        self.rollback()
                         self.failed = e
                     return
             with self.lock:

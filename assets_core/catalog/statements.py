@@ -60,6 +60,49 @@ class _Compiled:
         cur.execute(self.sql, self.args(params))
         return cur
 
+    def run_many(self, conn: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Execute once per row, in one ``executemany`` on the connection's own cursor."""
+        _cursor(conn).executemany(self.sql, list(map(self.args, rows)))
+
+
+class Deferred:
+    """Record statements held until their transaction commits (see
+    :meth:`RecordStatements.insert_materialization`), then run in as few ``executemany``
+    calls as their order allows: the materialization rows first (the others refer to
+    them), then the rest in the order they came, consecutive rows of one statement
+    together. The transaction is the same, so what commits is the same.
+    """
+
+    __slots__ = ("first", "rest", "next_id")
+
+    def __init__(self) -> None:
+        self.first: list[Mapping[str, Any]] = []
+        self.rest: list[tuple[_Compiled, Mapping[str, Any]]] = []
+        # the id the next materialization row takes (None: read it from the table)
+        self.next_id: int | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.first or self.rest)
+
+    def run(self, conn: Any, statements: RecordStatements) -> None:
+        """Execute what is held on ``conn`` (inside the transaction it was held for)."""
+        first, rest = self.first, self.rest
+        self.clear()
+        if first:
+            statements._mat_with_id.run_many(conn, first)
+        i = 0
+        while i < len(rest):
+            stmt = rest[i][0]
+            j = i + 1
+            while j < len(rest) and rest[j][0] is stmt:
+                j += 1
+            stmt.run_many(conn, [params for _, params in rest[i:j]])
+            i = j
+
+    def clear(self) -> None:
+        """Forget what is held (its transaction was committed or rolled back)."""
+        self.first, self.rest, self.next_id = [], [], None
+
 
 def _getter(order: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
     """The values of ``order`` from a mapping, as a tuple, in C."""
@@ -152,6 +195,9 @@ class RecordStatements:
         name = dialect.name
         self.fast = name in _FAST
         self.returning = name == "postgresql"
+        # SQLite: a writing transaction (BEGIN IMMEDIATE) excludes every other writer, so
+        # it may number its own materializations and hold their rows until it commits
+        self.defers = name == "sqlite"
         self._dialect = dialect
         # each statement is compiled when first used: most runs never settle a
         # publication or record a failed attempt
@@ -169,6 +215,10 @@ class RecordStatements:
         if self.returning:
             mat = mat.returning(t.materializations.c.id)
         return _Compiled(mat, self._dialect, MATERIALIZATION_COLS)
+
+    @functools.cached_property
+    def _mat_with_id(self) -> _Compiled:
+        return _Compiled(insert(t.materializations), self._dialect, ("id", *MATERIALIZATION_COLS))
 
     @functools.cached_property
     def _blob(self) -> _Compiled:
@@ -207,15 +257,37 @@ class RecordStatements:
         )
         return _Compiled(settle, self._dialect)
 
-    def insert_materialization(self, conn: Any, values: Mapping[str, Any]) -> int:
+    def insert_materialization(
+        self, conn: Any, values: Mapping[str, Any], later: Deferred | None = None
+    ) -> int:
+        """Insert a materialization row; its id.
+
+        ``later`` (only where :attr:`defers`): the row is numbered here, from the
+        largest id in the table, and held in ``later`` until the transaction commits,
+        with this record's other statements (each method takes ``later``).
+        """
+        if later is not None:
+            mid = later.next_id
+            if mid is None:
+                cur = _cursor(conn)
+                cur.execute("SELECT coalesce(max(id), 0) + 1 FROM materializations")
+                mid = int(cur.fetchone()[0])
+            later.next_id = mid + 1
+            later.first.append({**values, "id": mid})
+            return mid
         if not self.fast:
             return conn.execute(insert(t.materializations), dict(values)).inserted_primary_key[0]
         cur = self._mat.run(conn, values)
         mid = cur.fetchone()[0] if self.returning else cur.lastrowid
         return int(mid)
 
-    def put_blob(self, conn: Any, data_version: str | None, body: bytes) -> None:
+    def put_blob(
+        self, conn: Any, data_version: str | None, body: bytes, later: Deferred | None = None
+    ) -> None:
         row = {"data_version": data_version, "body": body}
+        if later is not None:
+            later.rest.append((self._blob, row))
+            return
         if self.fast:
             self._blob.run(conn, row)
             return
@@ -223,9 +295,19 @@ class RecordStatements:
         if conn.execute(have).first() is None:
             conn.execute(insert(t.blobs), row)
 
-    def put_state(self, conn: Any, key: str, values: Mapping[str, Any], published: bool) -> None:
+    def put_state(
+        self,
+        conn: Any,
+        key: str,
+        values: Mapping[str, Any],
+        published: bool,
+        later: Deferred | None = None,
+    ) -> None:
         """Set the ``PUBLISH_COLS`` (``published``) or ``ATTEMPT_COLS`` of ``key``'s state."""
         row = {"key": key, **values}
+        if later is not None:
+            later.rest.append((self._publish_state if published else self._attempt_state, row))
+            return
         if self.fast:
             (self._publish_state if published else self._attempt_state).run(conn, row)
             return
@@ -243,8 +325,13 @@ class RecordStatements:
         m = t.materializations
         conn.execute(update(m).where(m.c.id == mid).values(status=status, error=error))
 
-    def release_lease(self, conn: Any, key: str, run_id: str) -> None:
+    def release_lease(
+        self, conn: Any, key: str, run_id: str, later: Deferred | None = None
+    ) -> None:
         params = {"key": key, "run_id": run_id}
+        if later is not None:
+            later.rest.append((self._lease, params))
+            return
         if self.fast:
             self._lease.run(conn, params)
             return
