@@ -284,24 +284,25 @@ def test_value_refs_list_published_and_older_versions_per_key(catalog: Catalog) 
 def test_records_of_a_group_are_numbered_in_order_and_the_state_points_at_them(
     catalog: Catalog, db: str
 ) -> None:
-    # On SQLite the records of a group commit are numbered by the run and written at the
-    # commit (Deferred); a settlement in between must still find its record
+    # On SQLite the plain records of a group commit are held and numbered at the commit
+    # (Deferred); a publication settled in between must still find every earlier record
     from dataclasses import replace
 
     run = start(catalog, planned=5)
-    mids = []
     with catalog.group_commit(window_s=60):
-        mids.append(catalog.record(success(run, "a", "dv-a")))
-        mids.append(catalog.record(Record(run_id=run, key="b", status="skipped", reason="x")))
+        held = catalog.record(success(run, "a", "dv-a"))
+        catalog.record(Record(run_id=run, key="b", status="skipped", reason="x"))
         pending = replace(success(run, "p", "dv-p"), status="publishing", inline=None)
-        mids.append(catalog.record(pending))
-        if db.startswith("sqlite"):  # held, not yet written even on the group's connection
-            assert catalog._group is not None and catalog._group.deferred
-        catalog.settle_publication(mids[-1], pending, published=True)
-        mids.append(catalog.record(replace(success(run, "c", "dv-c"), status="failed")))
-        mids.append(catalog.record(success(run, "d", "dv-d")))
+        mid_p = catalog.record(pending)
+        assert mid_p is not None  # a publication is settled by its id: written at once
+        if db.startswith("sqlite"):
+            assert held is None  # held for the commit
+        catalog.settle_publication(mid_p, pending, published=True)
+        catalog.record(replace(success(run, "c", "dv-c"), status="failed"))
+        catalog.record(success(run, "d", "dv-d"))
+        if db.startswith("sqlite"):  # not written yet, even on the group's connection
+            assert catalog._group is not None and len(catalog._group.deferred.records) == 2
     rows = sql(db, "SELECT id, key, status FROM materializations ORDER BY id")
-    assert [r[0] for r in rows] == mids and mids == sorted(mids)
     assert [(r[1], r[2]) for r in rows] == [
         ("a", "success"),
         ("b", "skipped"),
@@ -309,16 +310,21 @@ def test_records_of_a_group_are_numbered_in_order_and_the_state_points_at_them(
         ("c", "failed"),
         ("d", "success"),
     ]
+    mids = {r[1]: r[0] for r in rows}
+    assert mids["p"] == mid_p
     state = catalog.state().assets
-    assert state["a"].materialization_id == mids[0] and state["a"].data_version == "dv-a"
-    assert state["p"].materialization_id == mids[2] and state["p"].data_version == "dv-p"
+    assert state["a"].materialization_id == mids["a"] and state["a"].data_version == "dv-a"
+    assert state["p"].materialization_id == mids["p"] and state["p"].data_version == "dv-p"
     assert state["c"].last_status == "failed" and state["c"].materialization_id is None
-    assert state["d"].materialization_id == mids[4]
+    assert state["d"].materialization_id == mids["d"]
     assert "b" not in state
     assert catalog.blobs(["dv-a", "dv-d"]) == {"dv-a": b"payload-dv-a", "dv-d": b"payload-dv-d"}
+    attempts = dict(sql(db, "SELECT key, last_attempt_id FROM asset_state"))
+    assert attempts == {"a": mids["a"], "p": mids["p"], "c": mids["c"], "d": mids["d"]}
     # a later group numbers on from what is there
     with catalog.group_commit(window_s=60):
-        assert catalog.record(success(run, "a", "dv-a2")) == mids[-1] + 1
+        catalog.record(success(run, "a", "dv-a2"))
+    assert sql(db, "SELECT max(id) FROM materializations") == [(mids["d"] + 1,)]
 
 
 def test_a_record_that_cannot_be_written_rolls_its_window_back_and_raises(

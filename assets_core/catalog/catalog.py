@@ -403,8 +403,14 @@ class Catalog(GroupCommit):
             )
         return run_id
 
-    def record(self, rec: Record) -> int:
-        """Write one step outcome; a success also publishes it (flips asset_state)."""
+    def record(self, rec: Record) -> int | None:
+        """Write one step outcome; a success also publishes it (flips asset_state).
+
+        Returns the record's id; None when a group commit holds it to write it at its
+        commit (see :mod:`~assets_core.catalog.group_commit`). A record whose id is
+        needed (its check results refer to it; a publication is settled by it) is
+        written now.
+        """
         dumps = json.dumps
         values = {
             "run_id": rec.run_id,
@@ -425,43 +431,48 @@ class Catalog(GroupCommit):
             "error": rec.error,
             "checks_version": rec.checks_version,
         }
-        stmts = self._statements()
-        group = self._group
-        # within a group commit on SQLite, the statements wait for the commit (one
-        # executemany each); check results go through SQLAlchemy, so they do not
-        deferring = group is not None and stmts.defers and not rec.checks
-        with self._transaction(deferring=deferring) as conn:
-            later = group.deferred if deferring and group is not None else None
-            mid = stmts.insert_materialization(conn, values, later)
-            if rec.status == "retried":  # one failed attempt of several: no state, lease kept
-                return mid
-            publishing = rec.status == PUBLISHING
-            if self.leases_in_use and not publishing:  # the lease ends as the outcome shows
-                stmts.release_lease(conn, rec.key, rec.run_id, later)
-            if rec.status == "skipped":
-                return mid
-            if rec.inline is not None:
-                stmts.put_blob(conn, rec.data_version, rec.inline, later)
-            if rec.checks:
-                from assets_core.catalog.checks import insert_results
+        if not rec.checks and rec.status != PUBLISHING:
+            with self._holding() as later:
+                if later is not None:
+                    return self._write_record(None, rec, values, later)
+        with self._transaction() as conn:
+            return self._write_record(conn, rec, values, None)
 
-                insert_results(
-                    conn,
-                    run_id=rec.run_id,
-                    key=rec.key,
-                    materialization_id=mid,
-                    data_version=rec.data_version,
-                    outcomes=rec.checks,
-                    versions=rec.checks_parts,
-                )
-            if not publishing:  # a publishing record flips the state when it is settled
-                self._put_state(conn, mid, rec, values, later)
+    def _write_record(
+        self, conn: Any, rec: Record, values: Mapping[str, Any], later: Deferred | None
+    ) -> int | None:
+        """The statements of :meth:`record`, run on ``conn`` or held in ``later``."""
+        stmts = self._statements()
+        mid = stmts.insert_materialization(conn, values, later)
+        if rec.status == "retried":  # one failed attempt of several: no state, lease kept
+            return mid
+        publishing = rec.status == PUBLISHING
+        if self.leases_in_use and not publishing:  # the lease ends as the outcome shows
+            stmts.release_lease(conn, rec.key, rec.run_id, later)
+        if rec.status == "skipped":
+            return mid
+        if rec.inline is not None:
+            stmts.put_blob(conn, rec.data_version, rec.inline, later)
+        if rec.checks:
+            from assets_core.catalog.checks import insert_results
+
+            insert_results(
+                conn,
+                run_id=rec.run_id,
+                key=rec.key,
+                materialization_id=mid,
+                data_version=rec.data_version,
+                outcomes=rec.checks,
+                versions=rec.checks_parts,
+            )
+        if not publishing:  # a publishing record flips the state when it is settled
+            self._put_state(conn, mid, rec, values, later)
         return mid
 
     def _put_state(
         self,
         conn: Any,
-        mid: int,
+        mid: int | None,
         rec: Record,
         encoded: Mapping[str, Any],
         later: Deferred | None = None,

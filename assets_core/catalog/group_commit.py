@@ -3,9 +3,15 @@
 A run records every step (a materialization, the asset's state, its lease's end);
 committing each alone costs more than the records themselves. Within
 :meth:`GroupCommit.group_commit` the records share one transaction that is committed
-at most ``window_s`` after it opened, by a timer thread while the run is busy in user
-code, so other readers still see progress promptly and a crash loses at most the last
-window's records (their values staged, never published: nothing partial).
+at most ``window_s`` after its first record, by a timer thread while the run is busy in
+user code, so other readers still see progress promptly and a crash loses at most the
+last window's records (their values staged, never published: nothing partial).
+
+On SQLite the plain records of a window are not even written as they come: they are
+held (:class:`~assets_core.catalog.statements.Deferred`) and written by the commit, in
+a few batches, while the run goes on recording the next ones. Anything else written
+in the window (check results, a publication's settlement) first writes what is held,
+in the same transaction, so the order of the writes is kept.
 """
 
 from __future__ import annotations
@@ -34,10 +40,11 @@ class GroupCommit:
         """Within this block, records share transactions of at most ``window_s`` seconds.
 
         Each transaction is still short and atomic, and is committed at the latest
-        ``window_s`` after it opened (by a timer when the run is busy in user code), so
-        other readers see progress promptly. A crash loses at most the records of the
-        last window, whose values were staged but never published. ``before_commit``
-        is called before each commit (the run waits there for its values' fsyncs).
+        ``window_s`` after its first record (by a timer when the run is busy in user
+        code), so other readers see progress promptly. A crash loses at most the records
+        of the last window, whose values were staged but never published.
+        ``before_commit`` is called before each commit (the run waits there for its
+        values' fsyncs).
         """
         conn = self.writer.connect()
         group = _Group(conn, self._statements(), window_s, before_commit)
@@ -52,12 +59,10 @@ class GroupCommit:
             self._group = None
             group.stop.set()
             flusher.join()
-            with group.lock:
-                try:
-                    if conn.in_transaction():
-                        group.commit()
-                finally:
-                    conn.close()
+            try:
+                group.commit()
+            finally:
+                conn.close()
 
     @property
     def grouped(self) -> bool:
@@ -68,40 +73,53 @@ class GroupCommit:
         """Commit the records a :meth:`group_commit` block holds, so other readers see them."""
         group = self._group
         if group is not None:
-            group.flush()  # under the group's lock: its timer may be committing too
+            group.commit()
 
     @contextmanager
-    def _transaction(self, *, deferring: bool = False) -> Iterator[Any]:
-        """A connection in a writing transaction: the group's, within :meth:`group_commit`.
+    def _holding(self) -> Iterator[Deferred | None]:
+        """Where a record's statements may be held until its group commits (on SQLite,
+        within :meth:`group_commit`); None: write them now, in :meth:`_transaction`."""
+        group = self._group
+        if group is None or not group.statements.defers:
+            yield None
+            return
+        with group.lock:
+            if group.failed is not None:
+                raise group.failed
+            held = group.deferred
+            count = len(held.records)
+            try:
+                yield held
+            except BaseException:
+                del held.records[count:]  # none of a failed record is written
+                raise
+            if group.opened is None:
+                group.opened = time.perf_counter()
+        group.commit_if_due()
 
-        ``deferring``: the caller may hold its record statements in ``group.deferred``
-        (see :class:`~assets_core.catalog.statements.Deferred`); any other caller finds
-        the held ones executed first, since its statements may refer to them.
-        """
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        """A connection in a writing transaction: the group's, within :meth:`group_commit`
+        (what the group holds is written first, since what follows may refer to it)."""
         group = self._group
         if group is None:
             with self.writer.begin() as conn:
                 yield conn
             return
-        with group.lock:
-            if group.failed is not None:
-                raise group.failed
+        with group.conn_lock:
+            held = group.take()
             conn = group.conn
-            if not conn.in_transaction():
-                conn.begin()
-                group.opened = time.perf_counter()
-            elif not deferring and group.deferred:
-                group.deferred.run(conn, group.statements)
-            if not deferring:  # an insert made now takes the next id itself
-                group.deferred.next_id = None
             try:
+                if not conn.in_transaction():
+                    conn.begin()
+                if held:
+                    held.run(conn, group.statements)
                 yield conn
-            except BaseException:
-                group.rollback()
+            except BaseException:  # the window's records go, as a crash would take them
+                if conn.in_transaction():
+                    conn.rollback()
                 raise
-            # with before_commit (a wait), the flusher commits, so that records go on meanwhile
-            if group.before_commit is None and time.perf_counter() - group.opened >= group.window_s:
-                group.commit()
+        group.commit_if_due()
 
 
 @dataclass(slots=True)
@@ -110,64 +128,73 @@ class _Group:
     statements: RecordStatements
     window_s: float
     before_commit: Callable[[], None] | None = None
-    opened: float = 0.0
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    # when the oldest record not yet committed was made (None: every record is committed)
+    opened: float | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)  # deferred, opened, failed
+    conn_lock: threading.Lock = field(default_factory=threading.Lock)  # taken before lock
     stop: threading.Event = field(default_factory=threading.Event)
-    failed: BaseException | None = None  # before_commit raised: the records were dropped
-    # record statements held until the transaction commits (SQLite; see Deferred)
-    deferred: Deferred = field(default_factory=Deferred)
+    failed: BaseException | None = None  # a commit failed: the records were dropped
+    deferred: Deferred = field(default_factory=Deferred)  # records held for the commit
+
+    def take(self) -> Deferred:
+        """The records held so far (a new, empty holder takes their place)."""
+        with self.lock:
+            if self.failed is not None:
+                raise self.failed
+            held, self.deferred = self.deferred, Deferred()
+            if self.opened is None:
+                self.opened = time.perf_counter()
+            return held
 
     def commit(self) -> None:
-        """Commit the open transaction (the caller holds the lock).
+        """Write what is held and commit, if anything is pending.
 
-        When ``before_commit`` fails (a value could not be fsynced), or a held statement
-        does, the transaction is rolled back, as a crash would have left it, and the next
-        record raises.
+        Records made meanwhile are held for the next commit. When ``before_commit``
+        fails (a value could not be fsynced), or a write does, the transaction is rolled
+        back, as a crash would have left it, and the next record raises.
         """
-        try:
-            if self.before_commit is not None:
-                self.before_commit()
-            if self.deferred:
-                self.deferred.run(self.conn, self.statements)
-        except BaseException as e:
-            self.rollback()
-            self.failed = e
-            raise
-        self.conn.commit()
-        self.deferred.next_id = None  # another process may write before the next one
+        with self.conn_lock:
+            conn = self.conn
+            if conn.closed:
+                return
+            with self.lock:
+                if self.failed is not None:
+                    raise self.failed
+                held, self.deferred = self.deferred, Deferred()
+                self.opened = None
+            if not held and not conn.in_transaction():
+                return
+            try:
+                if self.before_commit is not None:
+                    self.before_commit()
+                if held:
+                    if not conn.in_transaction():
+                        conn.begin()
+                    held.run(conn, self.statements)
+                conn.commit()
+            except BaseException as e:
+                if conn.in_transaction():
+                    conn.rollback()
+                with self.lock:
+                    self.failed = e
+                raise
 
-    def rollback(self) -> None:
-        """Roll the open transaction back, with the statements it held."""
-        self.deferred.clear()
-        self.conn.rollback()
-
-    def flush(self) -> None:
-        """Commit the open transaction (also from the flusher, while user code runs)."""
+    def due(self) -> bool:
         with self.lock:
-            if self.conn.in_transaction() and not self.conn.closed:
-                self.commit()
+            return self.opened is not None and time.perf_counter() - self.opened >= self.window_s
+
+    def commit_if_due(self) -> None:
+        """Without ``before_commit`` (a wait), the recording thread commits a due window;
+        with it, the flusher does, so that records go on meanwhile."""
+        if self.before_commit is None and self.due():
+            self.commit()
 
     def run_flusher(self) -> None:
-        """One thread per group: commit any transaction open for longer than the window."""
+        """One thread per group: commit the records pending for longer than the window."""
         while not self.stop.wait(self.window_s / 2):
-            with self.lock:
-                due = (
-                    self.conn.in_transaction()
-                    and not self.conn.closed
-                    and time.perf_counter() - self.opened >= self.window_s
-                )
-            if not due:
+            if not self.due():
                 continue
-            if self.before_commit is not None:
-                # wait outside the lock, so that records go on meanwhile; commit() waits
-                # again, for what was recorded since (usually nothing left by then)
-                try:
-                    self.before_commit()
-                except BaseException as e:
-                    with self.lock:
-                        self.rollback()
-                        self.failed = e
-                    return
-            with self.lock:
-                if self.conn.in_transaction() and not self.conn.closed:
-                    self.commit()
+            try:
+                self.commit()
+            except BaseException:
+                return  # failed is set: the next record raises it

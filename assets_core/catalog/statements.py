@@ -35,6 +35,7 @@ PUBLISH_COLS = (
     "checks_status",
 )
 ATTEMPT_COLS = ("last_status", "last_attempt_id", "last_attempt_at")
+_TAKES_ID = ("materialization_id", "last_attempt_id")  # a state's columns naming its record
 MATERIALIZATION_COLS = tuple(c.name for c in t.materializations.c if c.name != "id")
 
 
@@ -66,42 +67,67 @@ class _Compiled:
 
 
 class Deferred:
-    """Record statements held until their transaction commits (see
-    :meth:`RecordStatements.insert_materialization`), then run in as few ``executemany``
-    calls as their order allows: the materialization rows first (the others refer to
-    them), then the rest in the order they came, consecutive rows of one statement
-    together. The transaction is the same, so what commits is the same.
+    """Records held until their group commits (see :meth:`RecordStatements.hold`), then
+    written in a few ``executemany`` calls inside the committing transaction.
+
+    Each held record is its materialization row and the statements that go with it
+    (its lease's end, its inline value, its asset's state). They are numbered when
+    written, from the largest id in the table: a writing transaction on SQLite (BEGIN
+    IMMEDIATE) excludes every other writer, so no one else takes an id meanwhile.
+    The materialization rows go first (the others refer to them), then the rest, one
+    ``executemany`` per statement unless an asset's state is set twice among them (then
+    in the order they came). What commits is what writing them one by one would give.
     """
 
-    __slots__ = ("first", "rest", "next_id")
+    __slots__ = ("records",)
 
     def __init__(self) -> None:
-        self.first: list[Mapping[str, Any]] = []
-        self.rest: list[tuple[_Compiled, Mapping[str, Any]]] = []
-        # the id the next materialization row takes (None: read it from the table)
-        self.next_id: int | None = None
+        # (materialization row, [(statement, params, params that take the row's id)])
+        self.records: list[
+            tuple[dict[str, Any], list[tuple[_Compiled, dict[str, Any], tuple[str, ...]]]]
+        ] = []
 
     def __bool__(self) -> bool:
-        return bool(self.first or self.rest)
+        return bool(self.records)
 
     def run(self, conn: Any, statements: RecordStatements) -> None:
-        """Execute what is held on ``conn`` (inside the transaction it was held for)."""
-        first, rest = self.first, self.rest
-        self.clear()
-        if first:
-            statements._mat_with_id.run_many(conn, first)
-        i = 0
-        while i < len(rest):
-            stmt = rest[i][0]
-            j = i + 1
-            while j < len(rest) and rest[j][0] is stmt:
-                j += 1
-            stmt.run_many(conn, [params for _, params in rest[i:j]])
-            i = j
+        """Number and write what is held, on ``conn`` (in its writing transaction)."""
+        cur = _cursor(conn)
+        cur.execute("SELECT coalesce(max(id), 0) + 1 FROM materializations")
+        next_id = int(cur.fetchone()[0])
+        rows: list[dict[str, Any]] = []
+        rest: list[tuple[_Compiled, dict[str, Any]]] = []
+        for values, extras in self.records:
+            values["id"] = next_id
+            rows.append(values)
+            for stmt, params, takes_id in extras:
+                for name in takes_id:
+                    params[name] = next_id
+                rest.append((stmt, params))
+            next_id += 1
+        statements._mat_with_id.run_many(conn, rows)
+        for stmt, batch in _batches(rest, statements.state_statements()):
+            stmt.run_many(conn, batch)
 
-    def clear(self) -> None:
-        """Forget what is held (its transaction was committed or rolled back)."""
-        self.first, self.rest, self.next_id = [], [], None
+
+def _batches(
+    rest: list[tuple[_Compiled, dict[str, Any]]], states: tuple[_Compiled, ...]
+) -> list[tuple[_Compiled, list[dict[str, Any]]]]:
+    """``rest`` as (statement, rows) batches: one per statement, or consecutive runs when
+    some asset's state is set twice (the order of those two must be kept)."""
+    state_keys = [params["key"] for stmt, params in rest if stmt in states]
+    if len(state_keys) == len(set(state_keys)):
+        by_stmt: dict[_Compiled, list[dict[str, Any]]] = {}
+        for stmt, params in rest:
+            by_stmt.setdefault(stmt, []).append(params)
+        return list(by_stmt.items())
+    out: list[tuple[_Compiled, list[dict[str, Any]]]] = []
+    for stmt, params in rest:
+        if out and out[-1][0] is stmt:
+            out[-1][1].append(params)
+        else:
+            out.append((stmt, [params]))
+    return out
 
 
 def _getter(order: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
@@ -196,7 +222,7 @@ class RecordStatements:
         self.fast = name in _FAST
         self.returning = name == "postgresql"
         # SQLite: a writing transaction (BEGIN IMMEDIATE) excludes every other writer, so
-        # it may number its own materializations and hold their rows until it commits
+        # records may be held and numbered when their group commits (see Deferred)
         self.defers = name == "sqlite"
         self._dialect = dialect
         # each statement is compiled when first used: most runs never settle a
@@ -257,24 +283,21 @@ class RecordStatements:
         )
         return _Compiled(settle, self._dialect)
 
+    def state_statements(self) -> tuple[_Compiled, ...]:
+        return (self._publish_state, self._attempt_state)
+
     def insert_materialization(
         self, conn: Any, values: Mapping[str, Any], later: Deferred | None = None
-    ) -> int:
+    ) -> int | None:
         """Insert a materialization row; its id.
 
-        ``later`` (only where :attr:`defers`): the row is numbered here, from the
-        largest id in the table, and held in ``later`` until the transaction commits,
-        with this record's other statements (each method takes ``later``).
+        ``later`` (only where :attr:`defers`): the row is held in ``later`` with the
+        statements of this record that follow (each method takes ``later``), and
+        numbered when the group commits (see :class:`Deferred`): None is returned.
         """
         if later is not None:
-            mid = later.next_id
-            if mid is None:
-                cur = _cursor(conn)
-                cur.execute("SELECT coalesce(max(id), 0) + 1 FROM materializations")
-                mid = int(cur.fetchone()[0])
-            later.next_id = mid + 1
-            later.first.append({**values, "id": mid})
-            return mid
+            later.records.append((dict(values), []))
+            return None
         if not self.fast:
             return conn.execute(insert(t.materializations), dict(values)).inserted_primary_key[0]
         cur = self._mat.run(conn, values)
@@ -286,7 +309,7 @@ class RecordStatements:
     ) -> None:
         row = {"data_version": data_version, "body": body}
         if later is not None:
-            later.rest.append((self._blob, row))
+            later.records[-1][1].append((self._blob, row, ()))
             return
         if self.fast:
             self._blob.run(conn, row)
@@ -305,8 +328,9 @@ class RecordStatements:
     ) -> None:
         """Set the ``PUBLISH_COLS`` (``published``) or ``ATTEMPT_COLS`` of ``key``'s state."""
         row = {"key": key, **values}
-        if later is not None:
-            later.rest.append((self._publish_state if published else self._attempt_state, row))
+        if later is not None:  # the state points at the held record: its id is set then
+            stmt = self._publish_state if published else self._attempt_state
+            later.records[-1][1].append((stmt, row, _TAKES_ID if published else _TAKES_ID[1:]))
             return
         if self.fast:
             (self._publish_state if published else self._attempt_state).run(conn, row)
@@ -330,7 +354,7 @@ class RecordStatements:
     ) -> None:
         params = {"key": key, "run_id": run_id}
         if later is not None:
-            later.rest.append((self._lease, params))
+            later.records[-1][1].append((self._lease, params, ()))
             return
         if self.fast:
             self._lease.run(conn, params)

@@ -349,17 +349,19 @@ class Run:
             checks_parts=chv.as_mapping() if chv else None,
         )
         mid = self.catalog.record(rec)
-        if publish is not None and publish.grouped:  # committed with its group, then settled
-            self.tables.enqueue(publish, mid, rec)
-        elif publish is not None:
-            self.catalog.commit_pending()  # the record is durable before the table is
-            try:
-                self.tables.publish(publish)
-            except AssetsError as e:
-                self.catalog.settle_publication(mid, rec, published=False, error=e.render())
-                return StepResult(key, "failed", None, None, False, time.time() - out.started,
-                                  e.render())  # fmt: skip
-            self.catalog.settle_publication(mid, rec, published=True)
+        if publish is not None:
+            assert mid is not None  # a publishing record is written at once, with its id
+            if publish.grouped:  # committed with its group, then settled
+                self.tables.enqueue(publish, mid, rec)
+            else:
+                self.catalog.commit_pending()  # the record is durable before the table is
+                try:
+                    self.tables.publish(publish)
+                except AssetsError as e:
+                    self.catalog.settle_publication(mid, rec, published=False, error=e.render())
+                    return StepResult(key, "failed", None, None, False,
+                                      time.time() - out.started, e.render())  # fmt: skip
+                self.catalog.settle_publication(mid, rec, published=True)
         took = out.ended - out.started
         if blocking:
             names = ", ".join(o.check.name for o in blocking)
