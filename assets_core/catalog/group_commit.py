@@ -3,8 +3,8 @@
 A run records every step (a materialization, the asset's state, its lease's end);
 committing each alone costs more than the records themselves. Within
 :meth:`GroupCommit.group_commit` the records share one transaction that is committed
-at most ``window_s`` after its first record, by a timer thread while the run is busy in
-user code, so other readers still see progress promptly and a crash loses at most the
+about ``window_s`` after its first record, by a timer thread while the run is busy in
+user code, so other readers still see progress promptly and a crash loses only the
 last window's records (their values staged, never published: nothing partial).
 
 On SQLite the plain records of a window are not even written as they come: they are
@@ -39,10 +39,10 @@ class GroupCommit:
     ) -> Iterator[None]:
         """Within this block, records share transactions of at most ``window_s`` seconds.
 
-        Each transaction is still short and atomic, and is committed at the latest
-        ``window_s`` after its first record (by a timer when the run is busy in user
-        code), so other readers see progress promptly. A crash loses at most the records
-        of the last window, whose values were staged but never published.
+        Each transaction is still short and atomic, and is committed about ``window_s``
+        after its first record (by a timer when the run is busy in user code), so other
+        readers see progress promptly. A crash loses only the records of the last
+        window, whose values were staged but never published.
         ``before_commit`` is called before each commit (the run waits there for its
         values' fsyncs).
         """
