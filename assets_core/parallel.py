@@ -25,9 +25,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import signal
 import sys
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -46,10 +44,16 @@ def can_fork() -> bool:
         sys.platform == "linux"
         and hasattr(os, "fork")
         and os.environ.get("ASSETS_NO_FORK", "") in ("", "0")
-        and threading.active_count() == 1
+        and _python_threads() == 1
         and _os_threads() == 1
         and len(os.sched_getaffinity(0)) > 1
     )
+
+
+def _python_threads() -> int:
+    """Threads started through ``threading`` (none if it was never imported)."""
+    threading = sys.modules.get("threading")
+    return threading.active_count() if threading is not None else 1
 
 
 def _os_threads() -> int:
@@ -105,6 +109,8 @@ class Pending(Generic[R]):
         if fd is not None:
             os.close(fd)
         if pid is not None:
+            import signal  # not at import: its enums cost a millisecond or two
+
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
