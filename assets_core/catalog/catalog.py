@@ -52,7 +52,7 @@ from assets_core.catalog.state import (
     fetch_state,
     state_from_rows,
 )
-from assets_core.catalog.statements import Deferred, RecordStatements, rows_keyed
+from assets_core.catalog.statements import RecordStatements, rows_keyed
 from assets_core.errors import CatalogError
 
 _READ_ALL_OVER = 200  # keys asked at once above which asset_states reads the whole table
@@ -434,72 +434,9 @@ class Catalog(GroupCommit):
         if not rec.checks and rec.status != PUBLISHING:
             with self._holding() as later:
                 if later is not None:
-                    return self._write_record(None, rec, values, later)
+                    return self._statements().write(None, rec, values, self.leases_in_use, later)
         with self._transaction() as conn:
-            return self._write_record(conn, rec, values, None)
-
-    def _write_record(
-        self, conn: Any, rec: Record, values: Mapping[str, Any], later: Deferred | None
-    ) -> int | None:
-        """The statements of :meth:`record`, run on ``conn`` or held in ``later``."""
-        stmts = self._statements()
-        mid = stmts.insert_materialization(conn, values, later)
-        if rec.status == "retried":  # one failed attempt of several: no state, lease kept
-            return mid
-        publishing = rec.status == PUBLISHING
-        if self.leases_in_use and not publishing:  # the lease ends as the outcome shows
-            stmts.release_lease(conn, rec.key, rec.run_id, later)
-        if rec.status == "skipped":
-            return mid
-        if rec.inline is not None:
-            stmts.put_blob(conn, rec.data_version, rec.inline, later)
-        if rec.checks:
-            from assets_core.catalog.checks import insert_results
-
-            insert_results(
-                conn,
-                run_id=rec.run_id,
-                key=rec.key,
-                materialization_id=mid,
-                data_version=rec.data_version,
-                outcomes=rec.checks,
-                versions=rec.checks_parts,
-            )
-        if not publishing:  # a publishing record flips the state when it is settled
-            self._put_state(conn, mid, rec, values, later)
-        return mid
-
-    def _put_state(
-        self,
-        conn: Any,
-        mid: int | None,
-        rec: Record,
-        encoded: Mapping[str, Any],
-        later: Deferred | None = None,
-    ) -> None:
-        """Flip ``rec.key``'s state to record ``mid`` (``encoded``: its :func:`_state_json`)."""
-        now = rec.ended_at or time.time()
-        if rec.status == "success":
-            from assets_core.catalog.checks import checks_status
-
-            params = {
-                "materialization_id": mid,
-                "data_version": rec.data_version,
-                "code_version": rec.code_version,
-                "code_parts": encoded["code_parts"],
-                "input_versions": encoded["input_versions"],
-                "value_ref": rec.value_ref,
-                "published_at": now,
-                "last_status": "success",
-                "last_attempt_id": mid,
-                "last_attempt_at": now,
-                "checks_version": rec.checks_version,
-                "checks_parts": encoded["checks_parts"],
-                "checks_status": checks_status(rec.checks),
-            }
-        else:
-            params = {"last_status": rec.status, "last_attempt_id": mid, "last_attempt_at": now}
-        self._statements().put_state(conn, rec.key, params, rec.status == "success", later)
+            return self._statements().write(conn, rec, values, self.leases_in_use)
 
     # -- two-system publication: a table is committed in its engine between two records ----
     def settle_publication(
@@ -528,7 +465,7 @@ class Catalog(GroupCommit):
             if self.leases_in_use:
                 self._statements().release_lease(conn, rec.key, rec.run_id)
             if state:
-                self._put_state(conn, mid, done, _state_json(rec))
+                self._statements().put_record_state(conn, mid, done, _state_json(rec))
 
     def publishing_somewhere(self) -> bool:
         """Is a value being published outside the catalog (by a run or a release), or was

@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import functools
 import operator
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
 
 from assets_core.catalog import schema as t
+from assets_core.catalog.state import PUBLISHING
+
+if TYPE_CHECKING:
+    from assets_core.catalog.catalog import Record
 
 PUBLISH_COLS = (
     "materialization_id",
@@ -67,8 +72,9 @@ class _Compiled:
 
 
 class Deferred:
-    """Records held until their group commits (see :meth:`RecordStatements.hold`), then
-    written in a few ``executemany`` calls inside the committing transaction.
+    """Records held until their group commits (the ``later`` of :meth:`RecordStatements.
+    insert_materialization` and the methods after it), then written in a few
+    ``executemany`` calls inside the committing transaction.
 
     Each held record is its materialization row and the statements that go with it
     (its lease's end, its inline value, its asset's state). They are numbered when
@@ -282,6 +288,77 @@ class RecordStatements:
             .values(status=bindparam("new_status"), error=bindparam("new_error"))
         )
         return _Compiled(settle, self._dialect)
+
+    def write(
+        self,
+        conn: Any,
+        rec: Record,
+        values: Mapping[str, Any],
+        leases: bool,
+        later: Deferred | None = None,
+    ) -> int | None:
+        """The statements of ``Catalog.record``, run on ``conn`` or held in ``later``.
+
+        ``values``: the materialization row; ``leases``: the run holds leases, and this
+        record ends the asset's (unless the asset is attempted again or published later).
+        """
+        mid = self.insert_materialization(conn, values, later)
+        if rec.status == "retried":  # one failed attempt of several: no state, lease kept
+            return mid
+        publishing = rec.status == PUBLISHING
+        if leases and not publishing:  # the lease ends as the outcome shows
+            self.release_lease(conn, rec.key, rec.run_id, later)
+        if rec.status == "skipped":
+            return mid
+        if rec.inline is not None:
+            self.put_blob(conn, rec.data_version, rec.inline, later)
+        if rec.checks:
+            from assets_core.catalog.checks import insert_results
+
+            insert_results(
+                conn,
+                run_id=rec.run_id,
+                key=rec.key,
+                materialization_id=mid,
+                data_version=rec.data_version,
+                outcomes=rec.checks,
+                versions=rec.checks_parts,
+            )
+        if not publishing:  # a publishing record flips the state when it is settled
+            self.put_record_state(conn, mid, rec, values, later)
+        return mid
+
+    def put_record_state(
+        self,
+        conn: Any,
+        mid: int | None,
+        rec: Record,
+        encoded: Mapping[str, Any],
+        later: Deferred | None = None,
+    ) -> None:
+        """Flip ``rec.key``'s state to record ``mid`` (``encoded``: its JSON columns)."""
+        now = rec.ended_at or time.time()
+        if rec.status == "success":
+            from assets_core.catalog.checks import checks_status
+
+            params = {
+                "materialization_id": mid,
+                "data_version": rec.data_version,
+                "code_version": rec.code_version,
+                "code_parts": encoded["code_parts"],
+                "input_versions": encoded["input_versions"],
+                "value_ref": rec.value_ref,
+                "published_at": now,
+                "last_status": "success",
+                "last_attempt_id": mid,
+                "last_attempt_at": now,
+                "checks_version": rec.checks_version,
+                "checks_parts": encoded["checks_parts"],
+                "checks_status": checks_status(rec.checks),
+            }
+        else:
+            params = {"last_status": rec.status, "last_attempt_id": mid, "last_attempt_at": now}
+        self.put_state(conn, rec.key, params, rec.status == "success", later)
 
     def state_statements(self) -> tuple[_Compiled, ...]:
         return (self._publish_state, self._attempt_state)
