@@ -151,11 +151,13 @@ def in_two(
     """``work`` over the first half of ``items`` here and the second in a forked child.
 
     Returns both results, or ``(work(items), None)`` when ``items`` are fewer than
-    ``min_items`` or no child may be forked.
+    ``min_items`` or no child may be forked. With work registered by :func:`meanwhile`
+    (as long as a half, or longer), the child takes every item and this process does
+    that work instead.
     """
     if len(items) < min_items or not can_fork():
         return work(items), None
-    half = len(items) // 2
+    half = 0 if _MEANWHILE else len(items) // 2
     rest = items[half:]
     pending = background(lambda: work(rest))
     try:

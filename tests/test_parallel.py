@@ -145,6 +145,23 @@ def test_a_process_running_a_native_thread_does_not_fork(tmp_path):
     assert out.split() == ["True", "False"]
 
 
+def test_with_meanwhile_work_the_child_takes_every_item(tmp_path):
+    out = run_py(
+        """
+        import json, os
+        from assets_core.parallel import in_two, meanwhile
+        me = os.getpid()
+        ran = []
+        with meanwhile(lambda: ran.append(os.getpid() == me)):
+            first, second = in_two(lambda xs: [os.getpid() != me for _ in xs], [1, 2, 3, 4],
+                                   min_items=2)
+        print(json.dumps([first, second, ran]))
+        """,
+        tmp_path,
+    )
+    assert json.loads(out) == [[], [True, True, True, True], [True]]
+
+
 def test_meanwhile_work_runs_once_here_while_the_child_computes(tmp_path):
     out = run_py(
         """
