@@ -5,19 +5,22 @@ SQL with sqlglot), which threads cannot spread over cores. On Linux a child fork
 from the loading process already holds the project's modules and functions, so it
 can compute part of the work and send back plain values through a pipe:
 
-- :func:`in_two` halves a list of items: the child takes the second half while the
-  parent computes the first (a cold load of a thousand functions).
+- :func:`in_two` splits a list of items: the child takes the second half while the
+  parent computes the first (a cold load of a thousand functions), or all of them
+  when the parent has work registered with :func:`meanwhile`.
 - :func:`background` starts the child and returns at once; the parent meanwhile runs
-  the work registered with :func:`meanwhile` (the CLI imports the catalog's library
-  while the child imports sqlglot and parses the SQL that changed).
+  the work registered with :func:`meanwhile` (``assets materialize`` imports the
+  catalog's and the warehouse's libraries while the child imports sqlglot and parses
+  the SQL that changed).
 
 A child is forked only when it is safe and worth it: on Linux, from a process
 running a single thread (a thread holding a lock at the fork would leave it held in
 the child; so a project whose modules import NumPy, pandas or Polars, which start
-threads, loads in one process), and for enough work. Otherwise, or when the child fails for any reason,
-the parent computes the same values itself: the results never depend on it. The
-child writes nothing but its pickled result, and ends with ``os._exit``: no
-``atexit`` handler, buffered output or open connection of the parent is touched.
+threads, loads in one process), and for enough work. Otherwise, or when the child
+fails for any reason, the parent computes the same values itself: the results never
+depend on it. The child writes nothing but its pickled result, and ends with
+``os._exit``: no ``atexit`` handler, buffered output or open connection of the parent
+is touched.
 """
 
 from __future__ import annotations
