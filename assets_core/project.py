@@ -443,7 +443,8 @@ _SPLIT_FROM = 200
 def _fingerprint_all(
     fp: Fingerprinter, fns: Sequence[Any]
 ) -> list[tuple[CodeVersion, set[str], tuple[Probe, ...]]]:
-    """:func:`_fingerprint_each`, half of a long list in a forked child (a cold load)."""
+    """:func:`_fingerprint_each`, a long list (a cold load) shared with a forked child
+    (see :func:`~assets_core.parallel.in_two`)."""
     first, second = in_two(functools.partial(_fingerprint_each, fp), fns, min_items=_SPLIT_FROM)
     if second is None:
         return first[0]
