@@ -57,9 +57,12 @@ class Location:
         return f"{self.file}:{self.line}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class AssetDef:
-    """An asset declared by a Python function."""
+    """An asset declared by a Python function.
+
+    Not slotted: ``@asset`` builds it by filling its dictionary (see :func:`_built`).
+    """
 
     key: str
     fn: Callable[..., Any] = field(repr=False, compare=False)
@@ -299,27 +302,46 @@ def _define(
                 hint="use the built-ins, e.g. checks=[checks.not_null('id')]; "
                 "declare custom checks with @check(asset)",
             )
-    d = AssetDef(
-        key=k,
-        fn=f,
-        params=params,
-        ins=explicit,
-        deps=tuple(_dep_key(x, k, str(loc)) for x in deps) if deps else (),
-        group=group or _default_group(k),
-        tags=_tags(tags, str(loc)) if tags is not None else _NO_TAGS,
-        code_version=code_version,
-        metadata=dict(metadata) if metadata else {},
-        location=loc,
-        checks=specs,
-        freshness=_freshness(freshness, k, str(loc)) if freshness is not None else None,
-        io=io,
-        columns=_columns(columns, k, str(loc)) if columns else {},
-        retry=_retry(retry, k, loc) if retry is not None else None,
-        timeout_s=_timeout_s(timeout, k, loc) if timeout is not None else None,
-        pool=_pool(pool, k, loc) if pool is not None else None,
+    d = _built(
+        {
+            "key": k,
+            "fn": f,
+            "params": params,
+            "ins": explicit,
+            "deps": tuple(_dep_key(x, k, str(loc)) for x in deps) if deps else (),
+            "group": group or _default_group(k),
+            "tags": _tags(tags, str(loc)) if tags is not None else _NO_TAGS,
+            "code_version": code_version,
+            "metadata": dict(metadata) if metadata else {},
+            "location": loc,
+            "io": io,
+            "columns": _columns(columns, k, str(loc)) if columns else {},
+            "kind": "python",
+            "checks": specs,
+            "freshness": _freshness(freshness, k, str(loc)) if freshness is not None else None,
+            "retry": _retry(retry, k, loc) if retry is not None else None,
+            "timeout_s": _timeout_s(timeout, k, loc) if timeout is not None else None,
+            "pool": _pool(pool, k, loc) if pool is not None else None,
+        }
     )
     f.__asset_def__ = d  # type: ignore[attr-defined]
     return f
+
+
+def _built(fields: dict[str, Any]) -> AssetDef:
+    """``AssetDef(**fields)``, where ``fields`` names every field, defaults included.
+
+    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``:
+    for AssetDef's 18 fields that costs more than the rest of ``@asset``, and every
+    load makes one per asset. Setting the instance's dictionary is one step.
+    """
+    d = _NEW(AssetDef)
+    _SET(d, "__dict__", fields)
+    return d
+
+
+_NEW = object.__new__
+_SET = object.__setattr__
 
 
 def _retry(retry: Any, key: str, loc: Location) -> Retry:

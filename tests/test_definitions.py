@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import inspect
 
@@ -206,6 +207,35 @@ def test_definitions_are_immutable() -> None:
 
     with pytest.raises(dataclasses.FrozenInstanceError):
         model.__asset_def__.key = "other"  # type: ignore[misc]
+
+
+def test_asset_builds_the_same_value_as_the_dataclass_constructor() -> None:
+    """@asset fills the AssetDef's fields without its __init__: every field, each
+    default as the dataclass declares it, and a value that copies and compares."""
+
+    @asset
+    def plain(orders):
+        return orders
+
+    @asset(key="bi/full", tags=["pii"], deps=["raw/x"], metadata={"owner": "bi"}, pool="w")
+    def full(orders):
+        return orders
+
+    names = {f.name for f in dataclasses.fields(AssetDef)}
+    for fn in (plain, full):
+        d = fn.__asset_def__
+        assert set(vars(d)) == names
+        assert d == AssetDef(**{n: getattr(d, n) for n in names})
+        assert copy.copy(d) == d
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            d.group = "other"  # type: ignore[misc]
+    d = plain.__asset_def__
+    for f in dataclasses.fields(AssetDef):
+        if f.default is not dataclasses.MISSING:
+            assert getattr(d, f.name) == f.default, f.name
+        elif f.default_factory is not dataclasses.MISSING:
+            assert getattr(d, f.name) == f.default_factory(), f.name
+    assert full.__asset_def__.pool == "w" and full.__asset_def__.deps == ("raw/x",)
 
 
 def test_location_points_at_the_decorated_function() -> None:
