@@ -89,20 +89,21 @@ class Graph:
         none: tuple[str, ...] = ()
         self_loops: list[str] = []
         has_checks = False
+        has = defs.__contains__
         for k, d in defs.items():
             if isinstance(d, SourceDef):
                 inputs[k] = upstream[k] = order_deps[k] = none
                 continue
-            ins = d.ins
-            pairs = []
-            for p in d.params:
-                # a parameter naming a key directly (the common case) needs no resolving
-                u = p if not ins and p != k and p in defs else None
-                if u is None:
-                    u = _resolve(k, ins, d.location, p, defs, by_name())
-                pairs.append((p, u))
-            ups = tuple(dict.fromkeys([u for _, u in pairs])) if pairs else none
-            inputs[k], upstream[k] = tuple(pairs), ups
+            ins, params = d.ins, d.params
+            if not ins and d.kind == "python" and k not in params and all(map(has, params)):
+                # each parameter names a key (the common case): nothing to resolve, and a
+                # function's parameter names are distinct, so they are the upstreams
+                inputs[k] = tuple(zip(params, params, strict=True))
+                upstream[k] = ups = params
+            else:
+                pairs = [(p, _resolve(k, ins, d.location, p, defs, by_name())) for p in params]
+                ups = tuple(dict.fromkeys([u for _, u in pairs])) if pairs else none
+                inputs[k], upstream[k] = tuple(pairs), ups
             if d.deps:
                 for dep in d.deps:
                     if dep not in defs:
@@ -129,13 +130,7 @@ class Graph:
         )
         if bound:
             _order_check_reads(bound, upstream, order_deps)
-        order = _toposort(defs, upstream, order_deps)
-        down: dict[str, list[str]] = {k: [] for k in defs}
-        for k in order:
-            for u in upstream[k]:
-                down[u].append(k)
-            for u in order_deps[k]:
-                down[u].append(k)
+        order, down = _toposort(defs, upstream, order_deps)
         return cls(
             defs=defs,
             order=order,
@@ -335,7 +330,9 @@ def _toposort(
     defs: Mapping[str, Definition],
     upstream: Mapping[str, tuple[str, ...]],
     order_deps: Mapping[str, tuple[str, ...]],
-) -> tuple[str, ...]:
+) -> tuple[tuple[str, ...], dict[str, list[str]]]:
+    """Every key after its upstreams, and the keys that read or follow each key (in
+    definition order)."""
     indeg: dict[str, int] = {}
     down: dict[str, list[str]] = {k: [] for k in defs}
     for k in defs:
@@ -358,7 +355,7 @@ def _toposort(
         left = {k for k in defs if indeg[k] > 0}
         path = _find_cycle(left, upstream, order_deps)
         raise CycleError(path, [str(defs[k].location) for k in path])
-    return tuple(out)
+    return tuple(out), down
 
 
 def _find_cycle(
