@@ -38,6 +38,7 @@ class Graph:
     order_deps: Mapping[str, tuple[str, ...]]
     downstream: Mapping[str, tuple[str, ...]]
     checks: Mapping[str, tuple[Check, ...]] = field(default_factory=dict)
+    source_keys: tuple[str, ...] = ()  # the sources, in order (see ``sources``)
 
     def __len__(self) -> int:
         return len(self.order)
@@ -50,8 +51,8 @@ class Graph:
         return [k for k in self.order if self.defs[k].kind != "source"]
 
     @property
-    def sources(self) -> list[str]:
-        return [k for k in self.order if self.defs[k].kind == "source"]
+    def sources(self) -> tuple[str, ...]:
+        return self.source_keys
 
     def is_source(self, key: str) -> bool:
         return self.defs[key].kind == "source"
@@ -90,9 +91,11 @@ class Graph:
         self_loops: list[str] = []
         has_checks = False
         has = defs.__contains__
+        sources: list[str] = []
         for k, d in defs.items():
             if isinstance(d, SourceDef):
                 inputs[k] = upstream[k] = order_deps[k] = none
+                sources.append(k)  # no upstreams: in order as in definitions
                 continue
             ins, params = d.ins, d.params
             if not ins and d.kind == "python" and k not in params and all(map(has, params)):
@@ -139,6 +142,7 @@ class Graph:
             order_deps=order_deps,
             downstream={k: tuple(v) for k, v in down.items()},
             checks=bound,
+            source_keys=tuple(sources),
         )
 
 

@@ -43,10 +43,33 @@ def test_parameters_resolve_to_upstreams_and_order_puts_upstreams_first() -> Non
     assert g.order_deps["bi/report"] == ("stg/clean_orders",)
     assert g.all_upstream("bi/report") == ("bi/revenue", "stg/clean_orders")
     assert set(g.downstream["stg/clean_orders"]) == {"bi/revenue", "bi/report"}
-    assert g.sources == ["raw/orders"]
+    assert g.sources == ("raw/orders",)
     assert g.is_source("raw/orders") and not g.is_source("bi/report")
     assert len(g) == 4 and "bi/report" in g and "nope" not in g
     assert set(g.assets) == {"stg/clean_orders", "bi/revenue", "bi/report"}
+
+
+def test_sources_are_listed_in_order_and_direct_parameters_are_the_upstreams() -> None:
+    first = source("first", path="a/*.csv")
+
+    @asset
+    def middle(first):
+        return first
+
+    second = source("raw/second", path="b/*.csv")
+
+    @asset
+    def last(middle, first, second):
+        return middle
+
+    g = Graph.build(defs(last, middle, second, first))
+    assert g.sources == tuple(k for k in g.order if g.is_source(k)) == ("raw/second", "first")
+    assert g.upstream["middle"] == ("first",) and g.inputs["middle"] == (("first", "first"),)
+    # "second" is resolved by the last part of its key; the others name keys directly
+    assert g.upstream["last"] == ("middle", "first", "raw/second")
+    assert g.inputs["last"] == (("middle", "middle"), ("first", "first"), ("second", "raw/second"))
+    # readers in the order the definitions were given
+    assert g.downstream["first"] == ("last", "middle") and g.downstream["last"] == ()
 
 
 def test_ins_maps_a_parameter_to_any_key() -> None:
