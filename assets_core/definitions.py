@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from assets_core.errors import DefinitionError
+from assets_core.frozen import built
 
 if TYPE_CHECKING:
     from assets_core.freshness import Freshness
@@ -61,7 +62,7 @@ class Location:
 class AssetDef:
     """An asset declared by a Python function.
 
-    Not slotted: ``@asset`` builds it by filling its dictionary (see :func:`_built`).
+    Not slotted: ``@asset`` builds it in one step (see ``assets_core/frozen.py``).
     """
 
     key: str
@@ -302,7 +303,8 @@ def _define(
                 hint="use the built-ins, e.g. checks=[checks.not_null('id')]; "
                 "declare custom checks with @check(asset)",
             )
-    d = _built(
+    d = built(
+        AssetDef,
         {
             "key": k,
             "fn": f,
@@ -322,26 +324,10 @@ def _define(
             "retry": _retry(retry, k, loc) if retry is not None else None,
             "timeout_s": _timeout_s(timeout, k, loc) if timeout is not None else None,
             "pool": _pool(pool, k, loc) if pool is not None else None,
-        }
+        },
     )
     f.__asset_def__ = d  # type: ignore[attr-defined]
     return f
-
-
-def _built(fields: dict[str, Any]) -> AssetDef:
-    """``AssetDef(**fields)``, where ``fields`` names every field, defaults included.
-
-    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``:
-    for AssetDef's 18 fields that costs more than the rest of ``@asset``, and every
-    load makes one per asset. Setting the instance's dictionary is one step.
-    """
-    d = _NEW(AssetDef)
-    _SET(d, "__dict__", fields)
-    return d
-
-
-_NEW = object.__new__
-_SET = object.__setattr__
 
 
 def _retry(retry: Any, key: str, loc: Location) -> Retry:

@@ -9,7 +9,6 @@ Reason kinds are stable strings, part of the public interface (``plan --json``):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii as _json_str
@@ -312,4 +311,11 @@ def still_needed(
 
 
 def reasons_json(reasons: tuple[Reason, ...]) -> str:
-    return json.dumps([r.as_dict() for r in reasons])
+    """``json.dumps([r.as_dict() for r in reasons])``, made from each reason's text (a
+    run records one per asset)."""
+    return "[" + ", ".join([_reason_json(r) for r in reasons]) + "]"
+
+
+def _reason_json(r: Reason) -> str:
+    up = "" if r.upstream is None else f', "upstream": {_json_str(r.upstream)}'
+    return f'{{"kind": {_json_str(r.kind)}, "detail": {_json_str(r.detail)}{up}}}'

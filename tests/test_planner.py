@@ -15,7 +15,7 @@ import random
 import pytest
 
 from assets_core import asset, source
-from assets_core.catalog.state import AssetState, CatalogState
+from assets_core.catalog.state import AssetState, CatalogState, versions_json
 from assets_core.code_version import CodePart, CodeVersion
 from assets_core.graph import Graph
 from assets_core.planner import (
@@ -32,6 +32,7 @@ from assets_core.planner import (
     Reason,
     Step,
     plan,
+    reasons_json,
     still_needed,
 )
 
@@ -436,3 +437,28 @@ def test_recorded_inputs_with_characters_json_escapes_are_up_to_date() -> None:
         "clean": [(SOURCE_CHANGED, 'raw/orders: src "quoted" -> src-v1')],
         "report": [(UPSTREAM_WILL_CHANGE, "clean is in this plan")],
     }
+
+
+@pytest.mark.parametrize(
+    "reasons",
+    [
+        (),
+        (Reason(FORCED, "--force"),),
+        (
+            Reason(UPSTREAM_CHANGED, 'a/b: 1 -> 2 "quoted" é\n\t', upstream="a/b"),
+            Reason(CODE_CHANGED, "helper ü changed; ☃"),
+        ),
+    ],
+)
+def test_reasons_json_is_what_json_dumps_writes(reasons: tuple[Reason, ...]) -> None:
+    assert reasons_json(reasons) == json.dumps([r.as_dict() for r in reasons])
+    assert [Reason(**d) for d in json.loads(reasons_json(reasons))] == list(reasons)
+
+
+@pytest.mark.parametrize(
+    "versions",
+    [{}, {"a": "b"}, {"a/b": 'x"y\\', "é": "ü☃"}, {"a": None}, {"a": 1, "b": "c"}],
+)
+def test_versions_json_is_what_json_dumps_writes(versions: dict) -> None:
+    # the planner compares recorded input versions as text with texts made this way
+    assert versions_json(versions) == json.dumps(versions)

@@ -51,6 +51,7 @@ from assets_core.catalog.state import (
     CatalogState,
     fetch_state,
     state_from_rows,
+    versions_json,
 )
 from assets_core.catalog.statements import RecordStatements, rows_keyed
 from assets_core.errors import CatalogError
@@ -58,9 +59,12 @@ from assets_core.errors import CatalogError
 _READ_ALL_OVER = 200  # keys asked at once above which asset_states reads the whole table
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class Record:
-    """The outcome of one step of a run, written in one transaction."""
+    """The outcome of one step of a run, written in one transaction.
+
+    Not slotted: a run makes one per asset, in one step (``assets_core/frozen.py``).
+    """
 
     run_id: str
     key: str
@@ -97,7 +101,9 @@ def _state_json(rec: Record) -> dict[str, str | None]:
         "code_parts": rec.code_parts
         if isinstance(rec.code_parts, str) or rec.code_parts is None
         else dumps(rec.code_parts),
-        "input_versions": dumps(rec.input_versions) if rec.input_versions is not None else None,
+        "input_versions": versions_json(rec.input_versions)
+        if rec.input_versions is not None
+        else None,
         "checks_parts": dumps(rec.checks_parts) if rec.checks_parts is not None else None,
     }
 

@@ -6,6 +6,7 @@ import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as json_str
 from typing import Any, NamedTuple
 
 # the head of the catalog's migrations (see catalog/schema.py); defined here, where
@@ -101,3 +102,16 @@ def state_from_rows(rows: Iterable[tuple[Any, ...]], sources: Iterable[Any]) -> 
     # each row is an AssetState's fields in order: made in C, no call per row
     states = map(functools.partial(tuple.__new__, AssetState), rows)
     return CatalogState(assets={st[0]: st for st in states}, sources=dict(sources))
+
+
+def versions_json(versions: Mapping[str, Any]) -> str:
+    """``json.dumps(versions)``: how a materialization records its input versions.
+
+    Made from each key's and version's JSON string, without the encoder's set-up for
+    each call (a run records one per asset); the planner compares recorded texts with
+    texts made the same way. A value that is not a string goes through ``json.dumps``.
+    """
+    try:
+        return "{" + ", ".join([f"{json_str(k)}: {json_str(v)}" for k, v in versions.items()]) + "}"
+    except TypeError:
+        return json.dumps(versions)

@@ -35,6 +35,7 @@ from assets_core.executors.attempt import (
     portable_to_outcome,
     user_traceback,
 )
+from assets_core.frozen import built
 from assets_core.planner import Plan, Step, reasons_json, still_needed
 from assets_core.project import Project
 
@@ -329,24 +330,28 @@ class Run:
         cv = self.project.code_versions[key]
         chv = self.project.check_versions.get(key)
         status = "quarantined" if blocking else "success"
-        rec = Record(
-            run_id=self.run_id,
-            key=key,
-            status=PUBLISHING if publish is not None else status,
-            reason=reasons_json(step.reasons),
-            code_version=cv.version,
-            code_parts=cv.parts_json(),
-            input_versions={u: self.current[u] for u in g.upstream[key]},
-            data_version=out.data_version,
-            value_ref=out.ref,
-            inline=out.inline,
-            started_at=out.started,
-            ended_at=out.ended,
-            rows=out.rows,
-            columns=out.columns,
-            checks=outcomes,
-            checks_version=chv.version if chv else None,
-            checks_parts=chv.as_mapping() if chv else None,
+        rec = built(
+            Record,
+            {
+                "run_id": self.run_id,
+                "key": key,
+                "status": PUBLISHING if publish is not None else status,
+                "reason": reasons_json(step.reasons),
+                "code_version": cv.version,
+                "code_parts": cv.parts_json(),
+                "input_versions": {u: self.current[u] for u in g.upstream[key]},
+                "data_version": out.data_version,
+                "value_ref": out.ref,
+                "inline": out.inline,
+                "started_at": out.started,
+                "ended_at": out.ended,
+                "rows": out.rows,
+                "columns": out.columns,
+                "error": None,
+                "checks": outcomes,
+                "checks_version": chv.version if chv else None,
+                "checks_parts": chv.as_mapping() if chv else None,
+            },
         )
         mid = self.catalog.record(rec)
         if publish is not None:
