@@ -358,25 +358,25 @@ def _code_versions(
     fresh_own: dict[str, str] = {}
     dirty = len(versions) != 0 and (len(changed) != 0 or stamped is None)
     todo: list[tuple[str, AssetDef, str, str | None]] = []
-    defs, get_hit, own_stamp = graph.defs, versions.get, (stamped or {}).get
     for key in graph.order:
-        d = defs[key]
-        if type(d) is not AssetDef:
-            if not isinstance(d, SourceDef):
-                out[key] = getattr(d, "code", None) or CodeVersion.pinned("")
+        d = graph.defs[key]
+        if isinstance(d, SourceDef):
+            continue
+        if not isinstance(d, AssetDef):
+            out[key] = getattr(d, "code", None) or CodeVersion.pinned("")
             continue
         if d.code_version is not None:
             out[key] = CodeVersion.pinned(d.code_version)
             continue
         own = d.fn.__code__.co_filename
-        hit = get_hit(key)
+        hit = versions.get(key)
         fn_stamp = None
         if hit is not None and own in hit[0]:
-            if changed.isdisjoint(hit[0]):  # none of its files changed (nearly every load)
+            if changed.isdisjoint(hit[0]):
                 out[key] = hit[1]
                 fresh[key] = hit
-                if (held_own := own_stamp(key)) is not None:
-                    fresh_own[key] = held_own
+                if stamped is not None and key in stamped:
+                    fresh_own[key] = stamped[key]
                 elif stamped is None and not hasattr(d.fn, "__wrapped__"):
                     fresh_own[key] = code_stamp(d.fn)  # its file is as fingerprinted
                 continue
