@@ -33,3 +33,47 @@ def test_built_refuses_missing_and_unknown_fields() -> None:
         built(Record, fields)
     with pytest.raises(TypeError, match=r"unknown \['colour'\]"):
         built(Record, _fields(colour="red"))
+
+
+def test_a_run_records_steps_with_exactly_the_record_fields(make_project, monkeypatch) -> None:
+    """The run builds each step's Record with ``built``: every field by its name."""
+    from assets_core.catalog.catalog import Catalog
+    from assets_core.executor import execute, make_plan, open_catalog
+    from assets_core.project import Project
+
+    root = make_project(
+        {
+            "defs.py": """
+            from assets_core import asset
+
+            @asset
+            def base():
+                return 2
+
+            @asset
+            def doubled(base):
+                return base * 2
+            """
+        }
+    )
+    seen: list[Record] = []
+    record = Catalog.record
+
+    def spy(self: Catalog, rec: Record) -> int | None:
+        seen.append(rec)
+        return record(self, rec)
+
+    monkeypatch.setattr(Catalog, "record", spy)
+    project = Project.load(root)
+    catalog = open_catalog(project)
+    try:
+        result = execute(project, make_plan(project, catalog), catalog)
+    finally:
+        catalog.close()
+    assert result.count("success") == 2
+    names = {f.name for f in dataclasses.fields(Record)}
+    assert [r.key for r in seen] == ["base", "doubled"]
+    for rec in seen:
+        assert set(vars(rec)) == names
+        assert rec.status == "success" and rec.error is None and rec.data_version
+    assert seen[1].input_versions == {"base": seen[0].data_version}
