@@ -136,13 +136,19 @@ class _Group:
     failed: BaseException | None = None  # a commit failed: the records were dropped
     deferred: Deferred = field(default_factory=Deferred)  # records held for the commit
 
-    def take(self) -> Deferred:
-        """The records held so far (a new, empty holder takes their place)."""
+    def take(self, *, committing: bool = False) -> Deferred:
+        """The records held so far (a new, empty holder takes their place).
+
+        ``committing``: the commit takes them, and nothing is pending once it is done;
+        otherwise they are written into the open transaction, pending until it commits.
+        """
         with self.lock:
             if self.failed is not None:
                 raise self.failed
             held, self.deferred = self.deferred, Deferred()
-            if self.opened is None:
+            if committing:
+                self.opened = None
+            elif self.opened is None:
                 self.opened = time.perf_counter()
             return held
 
@@ -157,11 +163,7 @@ class _Group:
             conn = self.conn
             if conn.closed:
                 return
-            with self.lock:
-                if self.failed is not None:
-                    raise self.failed
-                held, self.deferred = self.deferred, Deferred()
-                self.opened = None
+            held = self.take(committing=True)
             if not held and not conn.in_transaction():
                 return
             try:

@@ -96,6 +96,17 @@ class Deferred:
     def __bool__(self) -> bool:
         return bool(self.records)
 
+    def hold(self, values: Mapping[str, Any]) -> None:
+        """Hold a record: its materialization row, numbered when written."""
+        self.records.append((dict(values), []))
+
+    def follow(
+        self, stmt: _Compiled, params: dict[str, Any], takes_id: tuple[str, ...] = ()
+    ) -> None:
+        """Hold a statement of the record held last; ``takes_id``: the names in
+        ``params`` set to that record's id when it is numbered."""
+        self.records[-1][1].append((stmt, params, takes_id))
+
     def run(self, conn: Any, statements: RecordStatements) -> None:
         """Number and write what is held, on ``conn`` (in its writing transaction)."""
         cur = _cursor(conn)
@@ -373,7 +384,7 @@ class RecordStatements:
         numbered when the group commits (see :class:`Deferred`): None is returned.
         """
         if later is not None:
-            later.records.append((dict(values), []))
+            later.hold(values)
             return None
         if not self.fast:
             return conn.execute(insert(t.materializations), dict(values)).inserted_primary_key[0]
@@ -386,7 +397,7 @@ class RecordStatements:
     ) -> None:
         row = {"data_version": data_version, "body": body}
         if later is not None:
-            later.records[-1][1].append((self._blob, row, ()))
+            later.follow(self._blob, row)
             return
         if self.fast:
             self._blob.run(conn, row)
@@ -407,7 +418,7 @@ class RecordStatements:
         row = {"key": key, **values}
         if later is not None:  # the state points at the held record: its id is set then
             stmt = self._publish_state if published else self._attempt_state
-            later.records[-1][1].append((stmt, row, _TAKES_ID if published else _TAKES_ID[1:]))
+            later.follow(stmt, row, _TAKES_ID if published else _TAKES_ID[1:])
             return
         if self.fast:
             (self._publish_state if published else self._attempt_state).run(conn, row)
@@ -431,7 +442,7 @@ class RecordStatements:
     ) -> None:
         params = {"key": key, "run_id": run_id}
         if later is not None:
-            later.records[-1][1].append((self._lease, params, ()))
+            later.follow(self._lease, params)
             return
         if self.fast:
             self._lease.run(conn, params)
