@@ -125,17 +125,18 @@ def open_catalog(project: Project) -> Catalog:
 
 
 def peek_state(project: Project) -> CatalogState | None:
-    """The catalog's state, read without opening the catalog when a plan needs no more.
+    """What a plan reads of the catalog's state, read without opening the catalog.
 
     None when the catalog must be opened (:func:`open_catalog`): it is not a SQLite
     file, something in it needs settling (see ``catalog/snapshot.py``), or the project
-    has checks (a plan compares the columns they name with the published ones).
+    has checks (a plan compares the columns they name with the published ones). The
+    state is not ``complete``: a run reads its own (:func:`execute` does).
     """
     if project.graph.checks:
         return None
     from assets_core.catalog.snapshot import read_state
 
-    return read_state(project.config.catalog_url)
+    return read_state(project.config.catalog_url, project.code_versions.texts)
 
 
 def open_store(project: Project, catalog: Catalog) -> FileStore:
@@ -244,7 +245,8 @@ def _execute(
     from assets_core.executors.run import Run
     from assets_core.executors.scheduler import Scheduler
 
-    state = state if state is not None else catalog.state()
+    if state is None or not state.complete:  # a plan's peek holds too little for a run
+        state = catalog.state()
     run_id = catalog.start_run(
         command=command,
         selection=selection_text,

@@ -15,6 +15,7 @@ from json.encoder import encode_basestring_ascii as _json_str
 from typing import Any
 
 from assets_core.catalog.state import AssetState, CatalogState
+from assets_core.code_cache import CodeVersions
 from assets_core.code_version import CodeVersion, diff_parts
 from assets_core.graph import Graph
 
@@ -142,6 +143,7 @@ def plan(
     down = unobservable or {}
     items = _input_items(graph, assets, source_versions)
     defs, upstream = graph.defs, graph.upstream
+    version_texts = _version_texts(code_versions)
     for key in graph.order:
         if defs[key].kind == "source":
             continue
@@ -151,13 +153,12 @@ def plan(
                 blocked[key] = cut
                 continue
         st = assets.get(key)
-        code = code_versions[key]
         ups = upstream[key]
         if (
             st is not None
             and st.data_version is not None  # published
             and st.last_status not in _RETRY_STATUSES
-            and st.code_version == code.version
+            and st.code_version == version_texts[key]
             and (
                 not ups
                 or (will_run.isdisjoint(ups) and st.input_versions_json == _inputs_text(ups, items))
@@ -167,6 +168,7 @@ def plan(
             # as text with what the current ones give (any other text is decoded there)
             reasons: tuple[Reason, ...] = ()
         else:
+            code = code_versions[key]
             reasons = _reasons(key, graph, st, assets, code, source_versions, will_run)
         in_sel = key in selected
         if force and in_sel:
@@ -202,6 +204,14 @@ def plan(
 
 
 _RETRY_STATUSES = ("failed", "timed_out", "quarantined")
+
+
+def _version_texts(code_versions: Mapping[str, CodeVersion]) -> Mapping[str, str]:
+    """Each asset's code version text: what a plan compares for each asset (the parts
+    of a version are read only for an asset whose code changed)."""
+    if isinstance(code_versions, CodeVersions):
+        return code_versions.texts
+    return {k: cv.version for k, cv in code_versions.items()}
 
 
 def _input_items(

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import functools
 import importlib
-import linecache
 import os
-import pickle
 import pkgutil
 import sys
-import time
 import tomllib
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -25,20 +22,11 @@ from typing import Any
 
 from assets_core import collector
 from assets_core.checks.definition import CheckDef, check_def_of
-from assets_core.code_version import (
-    CodePart,
-    CodeVersion,
-    Fingerprinter,
-    Probe,
-    code_stamp,
-    digest,
-    probe_holds,
-)
-from assets_core.definitions import AssetDef, Definition, SourceDef, definition_of
+from assets_core.code_cache import CodeVersions, load_code_versions
+from assets_core.code_version import CodePart, CodeVersion, Fingerprinter, digest
+from assets_core.definitions import Definition, definition_of
 from assets_core.errors import DefinitionError, ProjectError
 from assets_core.graph import Graph
-from assets_core.parallel import in_two
-from assets_core.sources import FileDigestCache
 
 DEFAULT_CATALOG = "sqlite:///.assets/catalog.db"
 DEFAULT_STORE = ".assets/store"
@@ -201,14 +189,18 @@ class Project:
     """A loaded project: config, definitions, graph and code versions."""
 
     def __init__(
-        self, config: ProjectConfig, graph: Graph, code_versions: dict[str, CodeVersion]
+        self, config: ProjectConfig, graph: Graph, code_versions: Mapping[str, CodeVersion]
     ) -> None:
         self.config = config
         self.graph = graph
-        self.code_versions = code_versions
+        self.code_versions = (
+            code_versions
+            if isinstance(code_versions, CodeVersions)
+            else CodeVersions(code_versions)
+        )
         self._check_versions: dict[str, CodeVersion] | None = None
         self.code_texts: dict[str, str] = {}
-        # the code_stamp of each asset function, as fingerprinted (see _code_versions)
+        # the code_stamp of each asset function, as fingerprinted (see code_cache.load_code_versions)
         self.own_stamps: dict[str, str] = {}
 
     @property
@@ -235,7 +227,9 @@ class Project:
             modules = import_modules(config.root, config.modules)
             defs = _sql_definitions(config, collect(modules))
             graph = Graph.build(defs, collect_checks(modules))
-            versions, texts, own_stamps = _code_versions(config, graph)
+            versions, texts, own_stamps = load_code_versions(
+                config.root, config.state_dir / "cache", graph
+            )
         project = cls(config, graph, versions)
         # normalized code of the parts fingerprinted in this load, by digest, and the
         # stamps of the asset functions: provenance stores their text without parsing
@@ -257,7 +251,7 @@ class Project:
                 "deps": list(g.order_deps[k]),
                 "file": _relative(d.location.file, self.root),
                 "line": d.location.line,
-                "code_version": self.code_versions[k].version if k in self.code_versions else None,
+                "code_version": self.code_versions.texts.get(k),
             }
         return out
 
@@ -285,208 +279,6 @@ def _sql_definitions(config: ProjectConfig, defs: list[Definition]) -> list[Defi
     from assets_core.sql.loader import load_sql
 
     return load_sql(config, defs)
-
-
-# -- code versions, cached by the content of the files they came from -------------------
-_CACHE_NAME = "code_versions.v7.pickle"  # v7: versions carry their format
-_FILES_CACHE_NAME = "code_files.pickle"  # content stamps by (size, mtime), as for sources
-
-
-def _code_versions(
-    config: ProjectConfig, graph: Graph
-) -> tuple[dict[str, CodeVersion], dict[str, str], dict[str, str]]:
-    """Code version of every asset, reusing last load's result where nothing changed.
-
-    A cached version holds when the files it came from are byte-identical, or else
-    when the bytecode (and values) of each of its parts are: one edited function in
-    a big module then costs one fingerprint, not one per function of the module.
-
-    The cache holds ``{"stamps": {file: content stamp}, "versions": {key: (files,
-    CodeVersion)}, "checks": pickled {key: (function stamp, probes)}, "own": {key:
-    function stamp}}`` ("own": of each asset function that is not wrapped, its
-    :func:`code_stamp` as fingerprinted; returned with the versions, and with the
-    texts of the parts fingerprinted in this load). Each file is
-    stamped once per load (and read only when its size or mtime changed, see
-    :class:`~assets_core.sources.FileDigestCache`); when none of an asset's files
-    changed, its version is reused as is and the per-function checks are not even
-    unpickled.
-    """
-    cache_path = config.state_dir / "cache" / _CACHE_NAME
-    try:
-        cache: dict[str, Any] = pickle.loads(cache_path.read_bytes())
-        known: dict[str, str] = cache["stamps"]
-        versions: dict[str, Any] = cache["versions"]
-        checks_blob: bytes | None = cache["checks"]
-        # None: written before it held the asset functions' stamps
-        stamped: dict[str, str] | None = cache.get("own")
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError):
-        known, versions, checks_blob, stamped = {}, {}, None, {}
-    except (KeyError, IndexError):  # written by another version
-        known, versions, checks_blob, stamped = {}, {}, None, {}
-    digests = FileDigestCache(cache_path.with_name(_FILES_CACHE_NAME))
-    now = time.time()
-    stamps: dict[str, str] = {}
-
-    def stamp(file: str) -> str:
-        got = stamps.get(file)
-        if got is None:
-            try:
-                got = digests.digest_of(file, os.stat(file), now)
-            except OSError:
-                got = "missing"
-            stamps[file] = got
-        return got
-
-    changed = {f for f, s in known.items() if stamp(f) != s}
-    cached_checks: dict[str, Any] | None = None  # unpickled when first needed
-
-    def checks_of(key: str) -> Any:
-        nonlocal cached_checks
-        if cached_checks is None:
-            try:
-                cached_checks = pickle.loads(checks_blob) if checks_blob else {}
-            except (pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError):
-                cached_checks = {}
-        return cached_checks.get(key)
-
-    memo: dict[Any, bool] = {}
-    linecache.checkcache()  # function stamps read lines: drop any read before an edit
-    fp: Fingerprinter | None = None
-    out: dict[str, CodeVersion] = {}
-    fresh: dict[str, Any] = {}
-    fresh_checks: dict[str, Any] = {}  # of the entries computed or checked in this load
-    fresh_own: dict[str, str] = {}
-    dirty = len(versions) != 0 and (len(changed) != 0 or stamped is None)
-    todo: list[tuple[str, AssetDef, str, str | None]] = []
-    for key in graph.order:
-        d = graph.defs[key]
-        if isinstance(d, SourceDef):
-            continue
-        if not isinstance(d, AssetDef):
-            out[key] = getattr(d, "code", None) or CodeVersion.pinned("")
-            continue
-        if d.code_version is not None:
-            out[key] = CodeVersion.pinned(d.code_version)
-            continue
-        own = d.fn.__code__.co_filename
-        hit = versions.get(key)
-        fn_stamp = None
-        if hit is not None and own in hit[0]:
-            if changed.isdisjoint(hit[0]):
-                out[key] = hit[1]
-                fresh[key] = hit
-                if stamped is not None and key in stamped:
-                    fresh_own[key] = stamped[key]
-                elif stamped is None and not hasattr(d.fn, "__wrapped__"):
-                    fresh_own[key] = code_stamp(d.fn)  # its file is as fingerprinted
-                continue
-            held = checks_of(key)
-            if (
-                held is not None
-                and (fn_stamp := code_stamp(d.fn)) == held[0]
-                and all(probe_holds(p, memo) for p in _other_probes(d.fn, fn_stamp, held[1]))
-            ):
-                out[key] = hit[1]
-                fresh[key] = hit
-                fresh_checks[key] = held
-                if not hasattr(d.fn, "__wrapped__"):
-                    fresh_own[key] = fn_stamp
-                continue
-        todo.append((key, d, own, fn_stamp))
-        out[key] = fresh[key] = None  # type: ignore[assignment]  # filled below, in order
-        dirty = True
-    if todo:
-        fp = Fingerprinter(config.root)
-        for (key, d, own, fn_stamp), (cv, files, probes) in zip(
-            todo, _fingerprint_all(fp, [t[1].fn for t in todo]), strict=True
-        ):
-            files = tuple(sorted(files | {own}))
-            for f in files:
-                stamp(f)
-            fresh[key] = (files, cv)
-            if fn_stamp is None:
-                wrapped = hasattr(d.fn, "__wrapped__")
-                fn_stamp = code_stamp(d.fn) if wrapped or not probes else probes[0][3]
-            fresh_checks[key] = (fn_stamp, probes)
-            if not hasattr(d.fn, "__wrapped__"):
-                fresh_own[key] = fn_stamp
-            out[key] = cv
-    if dirty or fresh.keys() != versions.keys():
-        for key in fresh.keys() - fresh_checks.keys():
-            fresh_checks[key] = checks_of(key)
-        used = {f for entry in fresh.values() for f in entry[0]}
-        body = {
-            "stamps": {f: stamp(f) for f in used},
-            **_shared(fresh, fresh_checks),
-            "own": fresh_own,
-        }
-        _write_atomic(cache_path, pickle.dumps(body, protocol=5))
-    digests.save()
-    return out, (fp.texts if fp is not None else {}), fresh_own
-
-
-def _fingerprint_each(
-    fp: Fingerprinter, fns: Sequence[Any]
-) -> tuple[list[tuple[CodeVersion, set[str], tuple[Probe, ...]]], dict[str, str]]:
-    """Code version, files and probes of each of ``fns``, and the texts of their parts."""
-    out = []
-    for fn in fns:
-        cv = fp.version_of(fn)
-        out.append((cv, fp.files_of(cv), fp.probes_of(cv)))
-    return out, fp.texts
-
-
-# fingerprinting a function costs ~0.1 ms: below this many, a child costs more than it saves
-_SPLIT_FROM = 200
-
-
-def _fingerprint_all(
-    fp: Fingerprinter, fns: Sequence[Any]
-) -> list[tuple[CodeVersion, set[str], tuple[Probe, ...]]]:
-    """:func:`_fingerprint_each`, a long list (a cold load) shared with a forked child
-    (see :func:`~assets_core.parallel.in_two`)."""
-    first, second = in_two(functools.partial(_fingerprint_each, fp), fns, min_items=_SPLIT_FROM)
-    if second is None:
-        return first[0]
-    fp.texts.update(second[1])
-    return first[0] + second[0]
-
-
-def _other_probes(fn: Any, fn_stamp: str, probes: tuple[Any, ...]) -> tuple[Any, ...]:
-    """``probes`` without the asset function's own when ``fn_stamp`` has just checked it
-    (the first probe is the unwrapped function's: the same function unless wrapped)."""
-    if probes and probes[0][3] == fn_stamp and not hasattr(fn, "__wrapped__"):
-        return probes[1:]
-    return probes
-
-
-def _shared(versions: dict[str, Any], checks: dict[str, Any]) -> dict[str, Any]:
-    """The cache's ``versions`` and ``checks``, equal values written as one object each.
-
-    Pickle writes an object it has seen once; most assets share their helpers, so
-    the cache shrinks several-fold and loads that much faster.
-    """
-    seen: dict[Any, Any] = {}
-    one = seen.setdefault
-    out_versions = {}
-    for key, (files, cv) in versions.items():
-        parts = tuple(one(p, p) for p in cv.parts)
-        out_versions[key] = (one(files, files), CodeVersion(cv.version, parts, cv.format))
-    out_checks = {
-        key: (fn_stamp, tuple(one(p, p) for p in probes))
-        for key, (fn_stamp, probes) in checks.items()
-    }
-    return {"versions": out_versions, "checks": pickle.dumps(out_checks, protocol=5)}
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError:
-        pass  # the cache only saves time; a read-only project still works
 
 
 def check_versions(root: Path, graph: Graph) -> dict[str, CodeVersion]:

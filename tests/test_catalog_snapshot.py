@@ -19,8 +19,8 @@ import pytest
 from conftest import cli_env
 
 from assets_core.catalog.snapshot import read_state
-from assets_core.catalog.state import CatalogState
-from assets_core.executor import open_catalog, peek_state
+from assets_core.catalog.state import PLAN_COLUMNS, CatalogState
+from assets_core.executor import make_plan, open_catalog, peek_state
 
 DEFS = """
 from assets_core import asset
@@ -74,16 +74,42 @@ def materialized(make_project, run_cli) -> Path:
     return root
 
 
-def test_the_peeked_state_is_what_the_opened_catalog_reads(materialized, load_project):
+def test_the_peeked_state_is_what_a_plan_reads_of_the_opened_catalogs(materialized, load_project):
     project = load_project(materialized)
     peeked = peek_state(project)
     catalog = open_catalog(project)
     try:
-        assert peeked is not None
-        assert set(peeked.assets) == {"a", "b"}
-        assert peeked == catalog.state()
+        full = catalog.state()
     finally:
         catalog.close()
+    assert peeked is not None and full.complete and not peeked.complete
+    assert set(peeked.assets) == {"a", "b"} and peeked.sources == full.sources
+    compared = len(PLAN_COLUMNS)
+    for key, st in peeked.assets.items():
+        assert st[:compared] == full.assets[key][:compared]
+        assert st.published and st.code_version == project.code_versions.texts[key]
+        assert set(st[compared:]) == {None}  # what only a run reads is left out
+        assert full.assets[key].value_ref is not None
+
+
+def test_the_peek_reads_the_code_parts_of_the_assets_whose_code_changed(materialized, load_project):
+    (materialized / "defs.py").write_text(DEFS.replace("return a + 1", "return a + 2"))
+    project = load_project(materialized)
+    peeked = peek_state(project)
+    catalog = open_catalog(project)
+    try:
+        full = catalog.state()
+        from_full = make_plan(project, catalog, state=full)
+    finally:
+        catalog.close()
+    assert peeked is not None
+    assert peeked.assets["b"].code_parts_json == full.assets["b"].code_parts_json is not None
+    assert peeked.assets["a"].code_parts_json is None  # its code is as recorded
+    from_peek = make_plan(project, None, state=peeked)
+    assert from_peek.as_dict() == from_full.as_dict()
+    (reason,) = from_peek.steps[0].reasons
+    assert (from_peek.keys, reason.kind) == (["b"], "code_changed")
+    assert "defs.b" in reason.detail
 
 
 @pytest.mark.parametrize(
@@ -98,7 +124,7 @@ def test_the_peeked_state_is_what_the_opened_catalog_reads(materialized, load_pr
 def test_a_catalog_that_opening_would_change_is_not_peeked(materialized, change):
     params = (_dead_pid(), socket.gethostname()) if "?" in change else ()
     _update(materialized, change, *params)
-    assert read_state(_url(materialized)) is None
+    assert read_state(_url(materialized), {}) is None
 
 
 def test_a_run_still_going_elsewhere_does_not_stop_the_peek(materialized):
@@ -110,18 +136,18 @@ def test_a_run_still_going_elsewhere_does_not_stop_the_peek(materialized):
         socket.gethostname(),
         time.time(),
     )
-    state = read_state(_url(materialized))
+    state = read_state(_url(materialized), {})
     assert state is not None and set(state.assets) == {"a", "b"}
 
 
 def test_only_a_sqlite_file_is_peeked_and_one_not_created_yet_is_empty(tmp_path):
     missing = tmp_path / "none" / "catalog.db"
-    assert read_state(f"sqlite:///{missing}") == CatalogState.empty()
+    assert read_state(f"sqlite:///{missing}", {}) == CatalogState.empty()
     assert not missing.parent.exists()  # looking did not create it
     missing.mkdir(parents=True)  # not a file
-    assert read_state(f"sqlite:///{missing}") is None
-    assert read_state("sqlite://") is None
-    assert read_state("postgresql+psycopg://nobody@127.0.0.1:1/none") is None
+    assert read_state(f"sqlite:///{missing}", {}) is None
+    assert read_state("sqlite://", {}) is None
+    assert read_state("postgresql+psycopg://nobody@127.0.0.1:1/none", {}) is None
 
 
 def test_plan_and_materialize_with_nothing_to_do_load_no_sqlalchemy_and_json_no_rich(materialized):

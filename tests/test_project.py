@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from assets_core.code_cache import CACHE_NAME as CODE_CACHE
 from assets_core.definitions import AssetDef, SourceDef
 from assets_core.errors import DefinitionError, ProjectError
-from assets_core.project import _CACHE_NAME as CODE_CACHE
 from assets_core.project import DEFAULT_CATALOG, find_root, read_config
 
 DEFS = """

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
+from collections.abc import Mapping
 from pathlib import Path
 
 from assets_core import collector
@@ -24,7 +25,7 @@ from assets_core.catalog.state import (
     RELEASING,
     SCHEMA_VERSION,
     CatalogState,
-    fetch_state,
+    fetch_plan_state,
 )
 
 VERSION_SQL = "SELECT version_num FROM alembic_version"
@@ -43,8 +44,10 @@ def sqlite_file(url: str) -> str | None:
     return None
 
 
-def read_state(url: str) -> CatalogState | None:
-    """The state of the catalog at ``url``, if it can be read without opening it.
+def read_state(url: str, code_versions: Mapping[str, str]) -> CatalogState | None:
+    """What a plan reads of the state of the catalog at ``url`` (see
+    :func:`~assets_core.catalog.state.fetch_plan_state`; ``code_versions``: the current
+    code version of each asset), if it can be read without opening the catalog.
 
     None when the catalog is not a SQLite file at this schema version, or when opening
     it would write (an interrupted run to mark, a publication to settle). A file not
@@ -73,7 +76,7 @@ def read_state(url: str) -> CatalogState | None:
             if died_here(host, pid, started):
                 return None
         with collector.paused():  # many rows, none garbage
-            state = fetch_state(cur)
+            state = fetch_plan_state(cur, code_versions)
         cur.execute("COMMIT")
         return state
     except sqlite3.Error:  # an older or damaged catalog: Catalog.open explains it

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import json
+import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as json_str
@@ -23,20 +25,21 @@ class AssetState(NamedTuple):
     """What the catalog knows about one asset right now.
 
     A named tuple rather than a dataclass: the planner reads one per asset at every
-    load, straight from the query's rows.
+    load, straight from the query's rows. What a plan compares comes first (see
+    ``PLAN_COLUMNS``).
     """
 
     key: str
     data_version: str | None  # of the published value; None when nothing is published
     code_version: str | None
-    code_parts_json: str | None
     input_versions_json: str | None
-    value_ref: str | None
-    published_at: float | None
     last_status: str | None  # status of the latest attempt: success|failed|...
-    last_attempt_at: float | None
-    materialization_id: int | None
     checks_version: str | None = None
+    code_parts_json: str | None = None
+    value_ref: str | None = None
+    published_at: float | None = None
+    last_attempt_at: float | None = None
+    materialization_id: int | None = None
     checks_parts_json: str | None = None
     checks_status: str | None = None  # passed | warned | failed | released
 
@@ -61,6 +64,9 @@ class AssetState(NamedTuple):
 class CatalogState:
     assets: Mapping[str, AssetState]
     sources: Mapping[str, str]  # source key -> last observed version
+    # False when read for a plan only (:func:`fetch_plan_state`): each asset's state then
+    # holds what a plan reads, and nothing a run needs to load or record
+    complete: bool = True
 
     @classmethod
     def empty(cls) -> CatalogState:
@@ -71,19 +77,26 @@ STATE_COLUMNS = (
     "key",
     "data_version",
     "code_version",
-    "code_parts",
     "input_versions",
+    "last_status",
+    "checks_version",
+    "code_parts",
     "value_ref",
     "published_at",
-    "last_status",
     "last_attempt_at",
     "materialization_id",
-    "checks_version",
     "checks_parts",
     "checks_status",
 )  # the asset_state columns, in AssetState's order
 STATE_SQL = f"SELECT {', '.join(STATE_COLUMNS)} FROM asset_state"
 SOURCES_SQL = "SELECT key, version FROM source_state"
+# what a plan compares for each asset: the first columns, read alone by a plan that
+# finds the catalog needs no settling (each column read costs the same for every row)
+PLAN_COLUMNS = STATE_COLUMNS[:6]
+PLAN_SQL = f"SELECT {', '.join(PLAN_COLUMNS)} FROM asset_state"
+_NOT_READ = (None,) * (len(STATE_COLUMNS) - len(PLAN_COLUMNS))
+CODE_PARTS_SQL = "SELECT key, code_parts FROM asset_state WHERE key IN ({})"
+_MAX_PARAMS = 500  # keys per IN (...) list
 
 
 def fetch_state(cur: Any) -> CatalogState:
@@ -95,6 +108,33 @@ def fetch_state(cur: Any) -> CatalogState:
     rows = cur.fetchall()
     cur.execute(SOURCES_SQL)
     return state_from_rows(rows, cur.fetchall())
+
+
+def fetch_plan_state(cur: Any, code_versions: Mapping[str, str], param: str = "?") -> CatalogState:
+    """What a plan reads of the state (not complete: see :attr:`CatalogState.complete`).
+
+    ``code_versions`` holds the current code version of each asset: the recorded code
+    parts (which a plan names when the code changed) are read only for the published
+    assets whose code version is another. The reads share one snapshot when the caller
+    has begun a transaction. ``param`` is the driver's placeholder.
+    """
+    cur.execute(PLAN_SQL)
+    rows = cur.fetchall()
+    cur.execute(SOURCES_SQL)
+    sources = cur.fetchall()
+    # each row padded with what was not read: made in C, no call per row
+    padded = map(tuple.__add__, rows, itertools.repeat(_NOT_READ))
+    assets = {st[0]: st for st in map(functools.partial(tuple.__new__, AssetState), padded)}
+    # (key, recorded code version) pairs that are not current, compared in C; then the
+    # few left that name a published asset of the project
+    other = dict(map(operator.itemgetter(0, 2), rows)).items() - code_versions.items()
+    changed = [k for k, _ in other if k in code_versions and assets[k].data_version is not None]
+    for i in range(0, len(changed), _MAX_PARAMS):
+        keys = changed[i : i + _MAX_PARAMS]
+        cur.execute(CODE_PARTS_SQL.format(", ".join([param] * len(keys))), keys)
+        for key, parts in cur.fetchall():
+            assets[key] = assets[key]._replace(code_parts_json=parts)
+    return CatalogState(assets=assets, sources=dict(sources), complete=False)
 
 
 def state_from_rows(rows: Iterable[tuple[Any, ...]], sources: Iterable[Any]) -> CatalogState:

@@ -138,9 +138,9 @@ def materialize(
         if state is not None and not dry_run:
             _open_engines_ahead(ctx, project, p)
         catalog = _catalog(ctx, project)
-        peeked, state = state, catalog.state()
-        if state != peeked:  # not peeked, or changed since: plan from what is read now
-            p = make_plan(project, catalog, list(selection), force=force, state=state)
+        # all a run reads (a peek holds what a plan compares), and what changed since
+        state = catalog.state()
+        p = make_plan(project, catalog, list(selection), force=force, state=state)
     if dry_run:
         if as_json:
             emit_json(p.as_dict())
@@ -376,9 +376,7 @@ def show(ctx: click.Context, key: str, limit: int, version: str | None, as_json:
         "defined_at": str(d.location),
         "upstream": list(project.graph.upstream[key]),
         "downstream": list(project.graph.downstream[key]),
-        "code_version": project.code_versions[key].version
-        if key in project.code_versions
-        else None,
+        "code_version": project.code_versions.texts.get(key),
         "published": {
             "data_version": state.data_version,
             "materialization_id": state.materialization_id,

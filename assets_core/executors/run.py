@@ -154,7 +154,7 @@ class Run:
         """Skip ``key`` when another run published it from the inputs this run has now."""
         if st is None or not st.published or st.last_status != "success":
             return None
-        if st.code_version != self.project.code_versions[key].version:
+        if st.code_version != self.project.code_versions.texts[key]:
             return None
         if st.input_versions != {u: self.current.get(u) for u in self.graph.upstream[key]}:
             return None
