@@ -20,7 +20,7 @@ from conftest import cli_env
 
 from assets_core.catalog.snapshot import read_state
 from assets_core.catalog.state import PLAN_COLUMNS, CatalogState
-from assets_core.executor import make_plan, open_catalog, peek_state
+from assets_core.executor import execute, make_plan, open_catalog, open_store, peek_state
 
 DEFS = """
 from assets_core import asset
@@ -183,3 +183,19 @@ def test_a_materialize_after_a_peek_runs_what_is_stale(materialized, cli_json, w
     out = cli_json(materialized, "materialize", "--json")
     assert [(s["key"], s["status"]) for s in out["steps"]] == [("b", "success")]
     assert cli_json(materialized, "plan", "--json")["steps"] == []
+
+
+def test_a_run_given_the_peeked_state_reads_the_whole_state_itself(materialized, load_project):
+    (materialized / "defs.py").write_text(DEFS.replace("return a + 1", "return a * 10"))
+    project = load_project(materialized)
+    peeked = peek_state(project)
+    assert peeked is not None and peeked.assets["a"].value_ref is None
+    the_plan = make_plan(project, None, state=peeked)
+    catalog = open_catalog(project)
+    try:
+        result = execute(project, the_plan, catalog, state=peeked)
+        # b read a's published value, which only the whole state locates
+        assert result.status == "success" and result.count("success") == 1
+        assert open_store(project, catalog).load("b", catalog.state().assets["b"].value_ref) == 10
+    finally:
+        catalog.close()

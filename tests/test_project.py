@@ -296,3 +296,32 @@ def test_a_corrupt_code_version_cache_is_recomputed(make_project, load_project) 
     cache.write_bytes(b"not a pickle")
     assert load_project(root).code_versions == first
     assert cache.read_bytes() != b"not a pickle"
+
+
+def test_a_version_served_from_the_cache_reads_its_parts_when_first_asked_for(
+    make_project, load_project
+) -> None:
+    root = make_project(HELPER_DEFS, modules=["defs"])
+    first = load_project(root).code_versions  # fingerprinted: every part at hand
+    served = load_project(root).code_versions
+    assert "2 without their parts" in repr(served)
+    assert served.texts == {k: cv.version for k, cv in first.items()}
+    assert list(served) == list(first) and "plain" in served and "other" not in served
+    assert served["scaled"] == first["scaled"]  # built with its parts, and so is the rest
+    assert "0 without their parts" in repr(served)
+    assert dict(served) == dict(first)
+
+
+def test_parts_missing_from_the_cache_are_fingerprinted_again(make_project, load_project) -> None:
+    import pickle
+
+    root = make_project(HELPER_DEFS, modules=["defs"])
+    first = load_project(root).code_versions
+    cache = root / ".assets" / "cache" / CODE_CACHE
+    body = pickle.loads(cache.read_bytes())
+    body["parts"] = pickle.dumps({}, protocol=5)  # as a faulty writer would leave it
+    cache.write_bytes(pickle.dumps(body, protocol=5))
+    served = load_project(root).code_versions
+    assert served.texts["scaled"] == first["scaled"].version
+    assert served["scaled"] == first["scaled"]
+    assert {p.name for p in served["scaled"].parts} == {"defs.scaled", "helpers.scale"}
