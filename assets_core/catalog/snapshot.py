@@ -33,6 +33,7 @@ VERSION_SQL = "SELECT version_num FROM alembic_version"
 ANY_PUBLISHING_SQL = (
     f"SELECT 1 FROM materializations WHERE status IN ('{PUBLISHING}', '{RELEASING}') LIMIT 1"
 )
+MMAP_SQL = f"PRAGMA mmap_size = {256 << 20}"
 RUNNING_SQL = "SELECT id, pid, host, started_at FROM runs WHERE status = 'running'"
 
 
@@ -66,6 +67,8 @@ def read_state(url: str, code_versions: Mapping[str, str]) -> CatalogState | Non
         return None
     try:
         cur = conn.cursor()
+        # pages read from the file's mapping: no copy into a cache allocated for this read
+        cur.execute(MMAP_SQL)
         cur.execute("BEGIN")  # one snapshot: what is checked is what is read
         row = cur.execute(VERSION_SQL).fetchone()
         if row is None or not str(row[0]).isdigit() or int(row[0]) != SCHEMA_VERSION:
