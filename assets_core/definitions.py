@@ -21,7 +21,8 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from types import CodeType
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, overload
 
 from assets_core.errors import DefinitionError
 from assets_core.frozen import built
@@ -49,13 +50,18 @@ def validate_key(key: str, *, location: str | Location | None = None) -> str:
     return key
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
+class Location(NamedTuple):
+    """Where a definition is written. A named tuple: ``@asset`` makes one per asset at
+    every load, and a tuple is made in one step (see :func:`_define`)."""
+
     file: str
     line: int
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}"
+
+
+_TUPLE_NEW = tuple.__new__
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -230,37 +236,37 @@ def asset(
         pool,
     )
     if fn is not None:
-        return _define(fn, *options)
-    return lambda f: _define(f, *options)
+        return _define(fn, options)
+    return lambda f: _define(f, options)
 
 
-def _define(
-    f: Callable[..., Any],
-    key: str | None,
-    key_prefix: str | Iterable[str] | None,
-    group: str | None,
-    tags: Iterable[str] | None,
-    deps: Iterable[Any] | None,
-    ins: Mapping[str, str] | None,
-    code_version: str | None,
-    metadata: Mapping[str, Any] | None,
-    checks: Iterable[Any] | None,
-    freshness: Freshness | None,
-    io: str | None,
-    columns: Mapping[str, Iterable[str]] | None,
-    retry: Retry | None,
-    timeout: str | float | None,
-    pool: str | None,
-) -> Callable[..., Any]:
+def _define(f: Callable[..., Any], options: tuple[Any, ...]) -> Callable[..., Any]:
     """Record the AssetDef of ``f`` on it (``@asset``'s work).
 
     It runs once per asset at every load, so the common case is kept cheap: no
     closure per call, and only the error paths format the location.
     """
+    (
+        key,
+        key_prefix,
+        group,
+        tags,
+        deps,
+        ins,
+        code_version,
+        metadata,
+        checks,
+        freshness,
+        io,
+        columns,
+        retry,
+        timeout,
+        pool,
+    ) = options
     code = getattr(f, "__code__", None)
     if code is None or not callable(f):
         raise DefinitionError("@asset decorates a function", location=str(_fn_location(f)))
-    loc = Location(code.co_filename, code.co_firstlineno)
+    loc = _TUPLE_NEW(Location, (code.co_filename, code.co_firstlineno))
     if key is not None and key_prefix is not None:
         raise DefinitionError(
             "give either key= or key_prefix=, not both",
@@ -275,7 +281,7 @@ def _define(
     else:
         k = f.__name__
     validate_key(k, location=loc)
-    params = _parameters(f)
+    params = _parameters(code)
     if params is None:
         raise DefinitionError(
             f"asset {k}: *args/**kwargs cannot name upstream assets",
@@ -376,14 +382,16 @@ def _pool(pool: Any, key: str, loc: Location) -> str:
     return pool
 
 
-def _parameters(f: Callable[..., Any]) -> tuple[str, ...] | None:
-    """Parameter names of ``f`` (None when it takes *args or **kwargs).
+_STAR_ARGS = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
+
+
+def _parameters(code: CodeType) -> tuple[str, ...] | None:
+    """Parameter names of a function of ``code`` (None when it takes *args or **kwargs).
 
     Read from the code object: inspect.signature costs ten times more, and
     projects with thousands of assets pay it at every load.
     """
-    code = f.__code__
-    if code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS):
+    if code.co_flags & _STAR_ARGS:
         return None
     return code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
 
