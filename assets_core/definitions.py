@@ -236,33 +236,33 @@ def asset(
         pool,
     )
     if fn is not None:
-        return _define(fn, options)
-    return lambda f: _define(f, options)
+        return _define(fn, *options)
+    return lambda f: _define(f, *options)
 
 
-def _define(f: Callable[..., Any], options: tuple[Any, ...]) -> Callable[..., Any]:
+def _define(
+    f: Callable[..., Any],
+    key: str | None,
+    key_prefix: str | Iterable[str] | None,
+    group: str | None,
+    tags: Iterable[str] | None,
+    deps: Iterable[Any] | None,
+    ins: Mapping[str, str] | None,
+    code_version: str | None,
+    metadata: Mapping[str, Any] | None,
+    checks: Iterable[Any] | None,
+    freshness: Freshness | None,
+    io: str | None,
+    columns: Mapping[str, Iterable[str]] | None,
+    retry: Retry | None,
+    timeout: str | float | None,
+    pool: str | None,
+) -> Callable[..., Any]:
     """Record the AssetDef of ``f`` on it (``@asset``'s work).
 
     It runs once per asset at every load, so the common case is kept cheap: no
     closure per call, and only the error paths format the location.
     """
-    (
-        key,
-        key_prefix,
-        group,
-        tags,
-        deps,
-        ins,
-        code_version,
-        metadata,
-        checks,
-        freshness,
-        io,
-        columns,
-        retry,
-        timeout,
-        pool,
-    ) = options
     code = getattr(f, "__code__", None)
     if code is None or not callable(f):
         raise DefinitionError("@asset decorates a function", location=str(_fn_location(f)))
