@@ -168,8 +168,9 @@ def plan(
             # as text with what the current ones give (any other text is decoded there)
             reasons: tuple[Reason, ...] = ()
         else:
-            code = code_versions[key]
-            reasons = _reasons(key, graph, st, assets, code, source_versions, will_run)
+            reasons = _reasons(
+                key, graph, st, assets, version_texts[key], code_versions, source_versions, will_run
+            )
         in_sel = key in selected
         if force and in_sel:
             reasons = (Reason(FORCED, "--force"), *reasons)
@@ -251,7 +252,8 @@ def _reasons(
     graph: Graph,
     st: AssetState | None,
     assets: Mapping[str, AssetState],
-    code: CodeVersion,
+    version: str,
+    code_versions: Mapping[str, CodeVersion],
     source_versions: Mapping[str, str],
     will_run: set[str],
 ) -> tuple[Reason, ...]:
@@ -263,7 +265,8 @@ def _reasons(
     if st is None or not st.published:
         out.insert(0, Reason(NEVER_MATERIALIZED, "no published version yet"))
         return tuple(out)
-    if st.code_version != code.version:
+    if st.code_version != version:
+        code = code_versions[key]  # with its parts: read only here (see CodeVersions)
         what = diff_parts(st.code_parts, code.as_mapping(), code.format)
         out.append(Reason(CODE_CHANGED, "; ".join(what)))
     recorded = st.input_versions

@@ -199,3 +199,17 @@ def test_a_run_given_the_peeked_state_reads_the_whole_state_itself(materialized,
         assert open_store(project, catalog).load("b", catalog.state().assets["b"].value_ref) == 10
     finally:
         catalog.close()
+
+
+def test_a_plan_reads_the_code_parts_only_of_assets_whose_code_changed(materialized, load_project):
+    project = load_project(materialized)  # served from the cache the run wrote
+    assert "2 without their parts" in repr(project.code_versions)
+    forced = make_plan(project, None, force=True, state=peek_state(project))
+    assert [s.reasons[0].kind for s in forced.steps] == ["forced", "forced"]
+    assert "2 without their parts" in repr(project.code_versions)  # none was needed
+
+    (materialized / "defs.py").write_text(DEFS.replace("return a + 1", "return a + 3"))
+    edited = load_project(materialized)
+    changed = make_plan(edited, None, state=peek_state(edited))
+    assert [r.kind for r in changed.steps[0].reasons] == ["code_changed"]
+    assert "0 without their parts" in repr(edited.code_versions)

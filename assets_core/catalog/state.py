@@ -110,13 +110,13 @@ def fetch_state(cur: Any) -> CatalogState:
     return state_from_rows(rows, cur.fetchall())
 
 
-def fetch_plan_state(cur: Any, code_versions: Mapping[str, str], param: str = "?") -> CatalogState:
+def fetch_plan_state(cur: Any, code_versions: Mapping[str, str]) -> CatalogState:
     """What a plan reads of the state (not complete: see :attr:`CatalogState.complete`).
 
     ``code_versions`` holds the current code version of each asset: the recorded code
     parts (which a plan names when the code changed) are read only for the published
     assets whose code version is another. The reads share one snapshot when the caller
-    has begun a transaction. ``param`` is the driver's placeholder.
+    has begun a transaction (SQLite's placeholders: this read is made on SQLite files).
     """
     cur.execute(PLAN_SQL)
     rows = cur.fetchall()
@@ -131,7 +131,7 @@ def fetch_plan_state(cur: Any, code_versions: Mapping[str, str], param: str = "?
     changed = [k for k, _ in other if k in code_versions and assets[k].data_version is not None]
     for i in range(0, len(changed), _MAX_PARAMS):
         keys = changed[i : i + _MAX_PARAMS]
-        cur.execute(CODE_PARTS_SQL.format(", ".join([param] * len(keys))), keys)
+        cur.execute(CODE_PARTS_SQL.format(", ".join("?" * len(keys))), keys)
         for key, parts in cur.fetchall():
             assets[key] = assets[key]._replace(code_parts_json=parts)
     return CatalogState(assets=assets, sources=dict(sources), complete=False)
