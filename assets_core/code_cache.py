@@ -64,6 +64,11 @@ class CodeVersions(Mapping[str, CodeVersion]):
         self._formats = formats or {}
         self._parts = parts
 
+    @classmethod
+    def of(cls, versions: Mapping[str, CodeVersion]) -> CodeVersions:
+        """``versions`` as a :class:`CodeVersions` (itself when it is one)."""
+        return versions if isinstance(versions, CodeVersions) else cls(versions)
+
     def __getitem__(self, key: str) -> CodeVersion:
         got = self._built.get(key)
         if got is None:

@@ -143,7 +143,8 @@ def plan(
     down = unobservable or {}
     items = _input_items(graph, assets, source_versions)
     defs, upstream = graph.defs, graph.upstream
-    version_texts = _version_texts(code_versions)
+    versions = CodeVersions.of(code_versions)
+    version_texts = versions.texts
     for key in graph.order:
         if defs[key].kind == "source":
             continue
@@ -168,9 +169,7 @@ def plan(
             # as text with what the current ones give (any other text is decoded there)
             reasons: tuple[Reason, ...] = ()
         else:
-            reasons = _reasons(
-                key, graph, st, assets, version_texts[key], code_versions, source_versions, will_run
-            )
+            reasons = _reasons(key, graph, st, assets, versions, source_versions, will_run)
         in_sel = key in selected
         if force and in_sel:
             reasons = (Reason(FORCED, "--force"), *reasons)
@@ -205,14 +204,6 @@ def plan(
 
 
 _RETRY_STATUSES = ("failed", "timed_out", "quarantined")
-
-
-def _version_texts(code_versions: Mapping[str, CodeVersion]) -> Mapping[str, str]:
-    """Each asset's code version text: what a plan compares for each asset (the parts
-    of a version are read only for an asset whose code changed)."""
-    if isinstance(code_versions, CodeVersions):
-        return code_versions.texts
-    return {k: cv.version for k, cv in code_versions.items()}
 
 
 def _input_items(
@@ -252,8 +243,7 @@ def _reasons(
     graph: Graph,
     st: AssetState | None,
     assets: Mapping[str, AssetState],
-    version: str,
-    code_versions: Mapping[str, CodeVersion],
+    code_versions: CodeVersions,
     source_versions: Mapping[str, str],
     will_run: set[str],
 ) -> tuple[Reason, ...]:
@@ -265,7 +255,7 @@ def _reasons(
     if st is None or not st.published:
         out.insert(0, Reason(NEVER_MATERIALIZED, "no published version yet"))
         return tuple(out)
-    if st.code_version != version:
+    if st.code_version != code_versions.texts[key]:
         code = code_versions[key]  # with its parts: read only here (see CodeVersions)
         what = diff_parts(st.code_parts, code.as_mapping(), code.format)
         out.append(Reason(CODE_CHANGED, "; ".join(what)))

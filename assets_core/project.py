@@ -193,11 +193,7 @@ class Project:
     ) -> None:
         self.config = config
         self.graph = graph
-        self.code_versions = (
-            code_versions
-            if isinstance(code_versions, CodeVersions)
-            else CodeVersions(code_versions)
-        )
+        self.code_versions = CodeVersions.of(code_versions)
         self._check_versions: dict[str, CodeVersion] | None = None
         self.code_texts: dict[str, str] = {}
         # the code_stamp of each asset function, as fingerprinted (see code_cache.load_code_versions)
