@@ -13,19 +13,25 @@ settled. When any of that does not hold (or the catalog is another database),
 
 from __future__ import annotations
 
+import itertools
+import operator
 import os
 import socket
 import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from assets_core import collector
 from assets_core.catalog.state import (
+    PLAN_COLUMNS,
     PUBLISHING,
     RELEASING,
     SCHEMA_VERSION,
+    SOURCES_SQL,
+    STATE_COLUMNS,
     CatalogState,
-    fetch_plan_state,
+    asset_states,
 )
 
 VERSION_SQL = "SELECT version_num FROM alembic_version"
@@ -35,6 +41,11 @@ ANY_PUBLISHING_SQL = (
 )
 MMAP_SQL = f"PRAGMA mmap_size = {256 << 20}"
 RUNNING_SQL = "SELECT id, pid, host, started_at FROM runs WHERE status = 'running'"
+# each column read costs the same for every row: a plan reads those it compares
+PLAN_SQL = f"SELECT {', '.join(PLAN_COLUMNS)} FROM asset_state"
+_NOT_READ = (None,) * (len(STATE_COLUMNS) - len(PLAN_COLUMNS))
+CODE_PARTS_SQL = "SELECT key, code_parts FROM asset_state WHERE key IN ({})"
+_MAX_PARAMS = 500  # keys per IN (...) list
 
 
 def sqlite_file(url: str) -> str | None:
@@ -47,7 +58,7 @@ def sqlite_file(url: str) -> str | None:
 
 def read_state(url: str, code_versions: Mapping[str, str]) -> CatalogState | None:
     """What a plan reads of the state of the catalog at ``url`` (see
-    :func:`~assets_core.catalog.state.fetch_plan_state`; ``code_versions``: the current
+    :func:`fetch_plan_state`; ``code_versions``: the current
     code version of each asset), if it can be read without opening the catalog.
 
     None when the catalog is not a SQLite file at this schema version, or when opening
@@ -86,6 +97,32 @@ def read_state(url: str, code_versions: Mapping[str, str]) -> CatalogState | Non
         return None
     finally:
         conn.close()
+
+
+def fetch_plan_state(cur: Any, code_versions: Mapping[str, str]) -> CatalogState:
+    """What a plan reads of the state (not complete: see :attr:`CatalogState.complete`).
+
+    ``code_versions`` holds the current code version of each asset: the recorded code
+    parts (which a plan names when the code changed) are read only for the published
+    assets whose code version is another. The reads share one snapshot when the caller
+    has begun a transaction.
+    """
+    cur.execute(PLAN_SQL)
+    rows = cur.fetchall()
+    cur.execute(SOURCES_SQL)
+    sources = cur.fetchall()
+    # each row padded with what was not read: made in C, no call per row
+    assets = asset_states(map(tuple.__add__, rows, itertools.repeat(_NOT_READ)))
+    # (key, recorded code version) pairs that are not current, compared in C; then the
+    # few left that name a published asset of the project
+    other = dict(map(operator.itemgetter(0, 2), rows)).items() - code_versions.items()
+    changed = [k for k, _ in other if k in code_versions and assets[k].data_version is not None]
+    for i in range(0, len(changed), _MAX_PARAMS):
+        keys = changed[i : i + _MAX_PARAMS]
+        cur.execute(CODE_PARTS_SQL.format(", ".join("?" * len(keys))), keys)
+        for key, parts in cur.fetchall():
+            assets[key] = assets[key]._replace(code_parts_json=parts)
+    return CatalogState(assets=assets, sources=dict(sources), complete=False)
 
 
 def died_here(host: str | None, pid: int | None, since: float) -> bool:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import functools
-import itertools
 import json
-import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as json_str
@@ -64,7 +62,7 @@ class AssetState(NamedTuple):
 class CatalogState:
     assets: Mapping[str, AssetState]
     sources: Mapping[str, str]  # source key -> last observed version
-    # False when read for a plan only (:func:`fetch_plan_state`): each asset's state then
+    # False when read for a plan only (`catalog/snapshot.py`): each asset's state then
     # holds what a plan reads, and nothing a run needs to load or record
     complete: bool = True
 
@@ -91,12 +89,8 @@ STATE_COLUMNS = (
 STATE_SQL = f"SELECT {', '.join(STATE_COLUMNS)} FROM asset_state"
 SOURCES_SQL = "SELECT key, version FROM source_state"
 # what a plan compares for each asset: the first columns, read alone by a plan that
-# finds the catalog needs no settling (each column read costs the same for every row)
+# finds the catalog needs no settling (see catalog/snapshot.py)
 PLAN_COLUMNS = STATE_COLUMNS[:6]
-PLAN_SQL = f"SELECT {', '.join(PLAN_COLUMNS)} FROM asset_state"
-_NOT_READ = (None,) * (len(STATE_COLUMNS) - len(PLAN_COLUMNS))
-CODE_PARTS_SQL = "SELECT key, code_parts FROM asset_state WHERE key IN ({})"
-_MAX_PARAMS = 500  # keys per IN (...) list
 
 
 def fetch_state(cur: Any) -> CatalogState:
@@ -110,38 +104,15 @@ def fetch_state(cur: Any) -> CatalogState:
     return state_from_rows(rows, cur.fetchall())
 
 
-def fetch_plan_state(cur: Any, code_versions: Mapping[str, str]) -> CatalogState:
-    """What a plan reads of the state (not complete: see :attr:`CatalogState.complete`).
-
-    ``code_versions`` holds the current code version of each asset: the recorded code
-    parts (which a plan names when the code changed) are read only for the published
-    assets whose code version is another. The reads share one snapshot when the caller
-    has begun a transaction (SQLite's placeholders: this read is made on SQLite files).
-    """
-    cur.execute(PLAN_SQL)
-    rows = cur.fetchall()
-    cur.execute(SOURCES_SQL)
-    sources = cur.fetchall()
-    # each row padded with what was not read: made in C, no call per row
-    padded = map(tuple.__add__, rows, itertools.repeat(_NOT_READ))
-    assets = {st[0]: st for st in map(functools.partial(tuple.__new__, AssetState), padded)}
-    # (key, recorded code version) pairs that are not current, compared in C; then the
-    # few left that name a published asset of the project
-    other = dict(map(operator.itemgetter(0, 2), rows)).items() - code_versions.items()
-    changed = [k for k, _ in other if k in code_versions and assets[k].data_version is not None]
-    for i in range(0, len(changed), _MAX_PARAMS):
-        keys = changed[i : i + _MAX_PARAMS]
-        cur.execute(CODE_PARTS_SQL.format(", ".join("?" * len(keys))), keys)
-        for key, parts in cur.fetchall():
-            assets[key] = assets[key]._replace(code_parts_json=parts)
-    return CatalogState(assets=assets, sources=dict(sources), complete=False)
-
-
 def state_from_rows(rows: Iterable[tuple[Any, ...]], sources: Iterable[Any]) -> CatalogState:
     """The state from the rows of ``STATE_SQL`` and ``SOURCES_SQL``."""
-    # each row is an AssetState's fields in order: made in C, no call per row
-    states = map(functools.partial(tuple.__new__, AssetState), rows)
-    return CatalogState(assets={st[0]: st for st in states}, sources=dict(sources))
+    return CatalogState(assets=asset_states(rows), sources=dict(sources))
+
+
+def asset_states(rows: Iterable[tuple[Any, ...]]) -> dict[str, AssetState]:
+    """Each row (an AssetState's fields in order) as an AssetState, by key: made in C,
+    no call per row."""
+    return {st[0]: st for st in map(functools.partial(tuple.__new__, AssetState), rows)}
 
 
 def versions_json(versions: Mapping[str, Any]) -> str:
